@@ -1,0 +1,36 @@
+# Two commands on a fresh clone: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8000
+export PORT
+
+.PHONY: install run test lint format check-migrations bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e ".[dev,embedded]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded PostgreSQL and Redis under .data/ unless DATABASE_URL / REDIS_URL are set; then
+# migrate, seed the demo, serve on $(PORT) with a worker. Ctrl-C stops everything.
+run: install
+	@DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} exec $(BIN)/python -m config.stack run
+
+# The whole suite on the same set-up. Pass pytest arguments with ARGS="-k login".
+test: install
+	@exec $(BIN)/python -m config.stack test $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m config.stack exec -- $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf .data $(VENV)

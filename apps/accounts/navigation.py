@@ -1,0 +1,47 @@
+"""The sidebar: which links a role sees in the brand console and in a partner portal.
+Each entry names the capability that its page declares, so a menu never offers a 403."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from apps.accounts import permissions as p
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    capability: str
+    section: str = ""
+
+
+BRAND_NAV = (
+    NavItem("Dashboard", "brand:dashboard", p.BRAND_VIEW, "Brand console"),
+    NavItem("Partners", "brand:partner_list", p.BRAND_VIEW, "Brand console"),
+)
+PARTNER_NAV = (
+    NavItem("Overview", "portal:home", p.PORTAL_VIEW, "Partner"),
+    NavItem("Redeem a code", "portal:merchant_home", p.REDEEM, "Merchant"),
+)
+
+
+def nav_items(request: HttpRequest) -> list[dict[str, str | bool]]:
+    items = PARTNER_NAV if getattr(request, "tenant", None) is not None else BRAND_NAV
+    capabilities = getattr(request, "capabilities", frozenset())
+    result = []
+    for item in items:
+        if item.capability not in capabilities:
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:  # a page of a later release; not routed here
+            continue
+        current = request.path == url or (url.count("/") > 3 and request.path.startswith(url))
+        result.append(
+            {"label": item.label, "url": url, "section": item.section, "current": current}
+        )
+    return result

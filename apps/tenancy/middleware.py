@@ -1,0 +1,41 @@
+"""Subfolder tenant routing: /p/<slug>/... runs in that partner's schema, everything else in
+public. Must be the first middleware."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import set_urlconf
+
+from apps.tenancy.models import Partner
+from apps.tenancy.urlconf import partner_urlconf
+
+PREFIX_RE = re.compile(rf"^/{re.escape(settings.PARTNER_URL_PREFIX)}/([^/]+)(?:/|$)")
+
+
+class PartnerRoutingMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        connection.set_schema_to_public()
+        request.tenant = None  # type: ignore[attr-defined]
+        match = PREFIX_RE.match(request.path_info)
+        if match:
+            partner = Partner.objects.ready().filter(slug=match.group(1)).first()
+            if partner is None:
+                raise Http404("No such partner.")
+            partner.domain_subfolder = partner.slug
+            request.tenant = partner  # type: ignore[attr-defined]
+            connection.set_tenant(partner)
+            request.urlconf = partner_urlconf(partner.slug)  # type: ignore[attr-defined]
+            set_urlconf(request.urlconf)  # type: ignore[attr-defined]
+        try:
+            return self.get_response(request)
+        finally:
+            # Leave the connection as we found it for whatever runs next on this thread.
+            connection.set_schema_to_public()

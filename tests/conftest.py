@@ -1,0 +1,102 @@
+"""Shared fixtures: two partners (alpha, beta) with real schemas, people in every role, and
+helpers to run queued jobs with a real RQ worker on the real Redis."""
+
+from __future__ import annotations
+
+import os
+
+import django_rq
+import pytest
+from django.db import connection
+from rq import SimpleWorker
+
+from apps.accounts.models import Membership
+from tests.factories import MembershipFactory, UserFactory, ensure_partner
+
+TEST_PARTNERS = {"alpha": "Alpha Retail", "beta": "Beta Travel"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        for slug, name in TEST_PARTNERS.items():
+            ensure_partner(slug, name)
+    # Jobs left on the test queues by an interrupted run must not leak into this one.
+    for name in ("high", "default", "low"):
+        django_rq.get_queue(name).empty()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema():
+    """Every test starts and ends in the public schema."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def partner_a(db):
+    return ensure_partner("alpha", TEST_PARTNERS["alpha"])
+
+
+@pytest.fixture
+def partner_b(db):
+    return ensure_partner("beta", TEST_PARTNERS["beta"])
+
+
+@pytest.fixture
+def brand_admin(db):
+    return UserFactory(email="admin@brand.test", is_brand_admin=True)
+
+
+@pytest.fixture
+def partner_user_a(partner_a):
+    return MembershipFactory(partner=partner_a, user__email="staff@alpha.test").user
+
+
+@pytest.fixture
+def merchant_a(partner_a):
+    return MembershipFactory(
+        partner=partner_a, role=Membership.Role.MERCHANT, user__email="shop@alpha.test"
+    ).user
+
+
+@pytest.fixture
+def partner_user_b(partner_b):
+    return MembershipFactory(partner=partner_b, user__email="staff@beta.test").user
+
+
+@pytest.fixture
+def merchant_b(partner_b):
+    return MembershipFactory(
+        partner=partner_b, role=Membership.Role.MERCHANT, user__email="shop@beta.test"
+    ).user
+
+
+@pytest.fixture
+def run_jobs():
+    """Run every queued job now, in this process, with a real RQ worker (burst mode)."""
+
+    def run(*queues: str) -> None:
+        names = queues or ("high", "default", "low")
+        worker = SimpleWorker(
+            [django_rq.get_queue(n) for n in names], connection=django_rq.get_connection("default")
+        )
+        worker.work(burst=True)
+        connection.set_schema_to_public()
+
+    return run
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    return path if os.path.exists(path) else None
+
+
+def committed_db():
+    """Marker for tests whose writes must really commit (live server, threads, processes).
+    Naming every app makes Django's flush after the test TRUNCATE ... CASCADE, which also
+    empties partner-schema rows that point at public users."""
+    from django.conf import settings
+
+    return pytest.mark.django_db(transaction=True, available_apps=list(settings.INSTALLED_APPS))

@@ -1,0 +1,167 @@
+"""Every URL of the project, for every kind of visitor (ARCHITECTURE section 4):
+
+- anonymous → redirect to the login page (API: 401);
+- a user of another partner → 404;
+- a role without the capability → 403;
+- a role with it → 200 (or the page's own redirect / form answer);
+
+and a refused request changes nothing in the database. A view that declares no capability
+fails the first test, so every new page is covered by construction."""
+
+from __future__ import annotations
+
+import uuid
+from importlib import import_module
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import path
+from django.utils.http import urlsafe_base64_encode
+
+from apps.accounts import permissions as perms
+from apps.core.models import JobRun
+from apps.core.permissions import AUTHENTICATED, PUBLIC
+from tests.permission_matrix import Route, undeclared, walk
+
+PUBLIC_ROUTES = walk(import_module(settings.ROOT_URLCONF).urlpatterns, partner=False)
+PARTNER_ROUTES = walk(import_module(settings.PARTNER_URLCONF).urlpatterns, partner=True)
+ALL_ROUTES = PUBLIC_ROUTES + PARTNER_ROUTES
+
+# How to fill each URL argument, given the objects the test made in partner alpha.
+SAMPLES = {
+    "partner_slug": lambda ctx: "alpha",
+    "job_id": lambda ctx: ctx["job_public"] if not ctx["partner"] else ctx["job_alpha"],
+    "uidb64": lambda ctx: urlsafe_base64_encode(b"0"),
+    "token": lambda ctx: "set-password",
+}
+
+ROLES_PUBLIC = {
+    perms.BRAND_ADMIN: "brand_admin",
+    perms.PARTNER_USER: "partner_user_a",
+    perms.MERCHANT: "merchant_a",
+}
+
+
+def test_every_url_declares_a_capability():
+    # then
+    assert undeclared(ALL_ROUTES) == []
+    assert all(s in SAMPLES for r in ALL_ROUTES for s in r.kwargs), (
+        "add a sample value for every URL argument to SAMPLES"
+    )
+
+
+def test_matrix_catches_an_undeclared_view():
+    # given a URL whose view forgot its capability
+    def naked_view(request):  # pragma: no cover - never called
+        return None
+
+    routes = walk([path("leaky/", naked_view, name="leaky")], partner=False)
+    # then
+    assert undeclared(routes) == ["leaky/ (leaky)"]
+
+
+def fingerprint() -> tuple[int, ...]:
+    """Row counts of every table in public and in partner alpha's schema."""
+    counts = []
+    for schema in ("public", "p_alpha"):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_type = 'BASE TABLE' ORDER BY table_name",
+                [schema],
+            )
+            for (table,) in cursor.fetchall():
+                if table == "django_session":  # signing in writes sessions by design
+                    continue
+                cursor.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+                counts.append(cursor.fetchone()[0])
+    return tuple(counts)
+
+
+def url_for(route: Route, ctx: dict) -> str:
+    ctx = {**ctx, "partner": route.partner}
+    url = "/" + route.pattern
+    for name in route.kwargs:
+        converter_start = url.index("<")
+        converter_end = url.index(">", converter_start)
+        url = url[:converter_start] + str(SAMPLES[name](ctx)) + url[converter_end + 1 :]
+    return ("/p/alpha" + url) if route.partner else url
+
+
+def allowed(route: Route, role: str | None) -> bool:
+    if route.capability in (PUBLIC, AUTHENTICATED):
+        return True
+    if not route.partner and role != perms.BRAND_ADMIN:
+        role = None  # partner roles hold only inside their partner's portal
+    return route.capability in perms.capabilities_for(role)
+
+
+@pytest.fixture
+def ctx(partner_a):
+    job_public = JobRun.objects.create(kind="t", label="public job", schema_name="public")
+    job_alpha = JobRun.objects.create(kind="t", label="alpha job", schema_name="p_alpha")
+    return {"job_public": job_public.pk, "job_alpha": job_alpha.pk}
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES, ids=lambda r: r.name or r.pattern)
+def test_permission_matrix(
+    route, client, ctx, brand_admin, partner_user_a, merchant_a, partner_user_b, merchant_b
+):
+    url = url_for(route, ctx)
+    people = {
+        "brand_admin": brand_admin,
+        "partner_user_a": partner_user_a,
+        "merchant_a": merchant_a,
+    }
+    before = fingerprint()
+
+    # anonymous: sent to the login page, for reads and writes alike
+    if route.capability != PUBLIC:
+        for method in (client.get, client.post):
+            response = method(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith("/accounts/login/"), url
+
+    # users of another partner never learn that partner alpha's pages exist
+    if route.partner and route.capability != PUBLIC:
+        for outsider in (partner_user_b, merchant_b):
+            client.force_login(outsider)
+            assert client.get(url).status_code == 404, (url, outsider.email)
+            assert client.post(url).status_code == 404, (url, outsider.email)
+            client.logout()
+
+    # roles without the capability: 403 for reads and writes
+    denied = [role for role in ROLES_PUBLIC if not allowed(route, role)]
+    for role in denied:
+        client.force_login(people[ROLES_PUBLIC[role]])
+        assert client.get(url).status_code == 403, (url, role)
+        assert client.post(url).status_code == 403, (url, role)
+        client.logout()
+
+    # every refused request left the data as it was
+    assert fingerprint() == before, url
+
+    # roles with the capability get the page (or, for POST-only endpoints, an answer)
+    for role in ROLES_PUBLIC:
+        if role in denied:
+            continue
+        client.force_login(people[ROLES_PUBLIC[role]])
+        response = client.get(url)
+        if response.status_code == 405:
+            response = client.post(url)
+            assert response.status_code not in (401, 403, 404), (url, role)
+        else:
+            assert response.status_code in (200, 302), (url, role, response.status_code)
+        client.logout()
+
+
+def test_job_of_another_partner_is_404(client, partner_user_a, partner_b):
+    # given a job that belongs to partner beta
+    job = JobRun.objects.create(kind="t", label="beta job", schema_name="p_beta")
+    client.force_login(partner_user_a)
+    # when partner alpha's user asks for it under alpha's portal
+    response = client.get(f"/p/alpha/jobs/{job.pk}/")
+    # then
+    assert response.status_code == 404
+    assert client.get(f"/p/alpha/jobs/{uuid.uuid4()}/").status_code == 404
