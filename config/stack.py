@@ -155,6 +155,7 @@ class Stack:
         self.children: list[Child] = []
         self.env = dict(os.environ, STACK_DATA_DIR=str(DATA))
         self.signum: int | None = None
+        self.first_signal_at = 0.0
         self.stopping = self.hurry = self.locked = False
         self.tempdirs: list[Path] = []
         self._lock: IO[str] | None = None
@@ -163,10 +164,13 @@ class Stack:
 
     # Handlers only record the signal; sleep() acts on it at a safe point, so a child is never
     # half-started (running but unknown to stop()) when the shutdown begins.
+    # A group signal also reaches make, which forwards SIGTERM to us: a repeat within two
+    # seconds is that echo, not a second Ctrl-C.
     def _on_signal(self, signum: int, _frame: object) -> None:
+        now = time.monotonic()
         if self.signum is None and not self.stopping:
-            self.signum = signum
-        else:
+            self.signum, self.first_signal_at = signum, now
+        elif now - self.first_signal_at > 2.0:
             self.hurry = True
 
     def sleep(self, seconds: float) -> None:
