@@ -50,3 +50,57 @@ def ensure_partner(slug: str, name: str | None = None) -> Partner:
     if not schema_exists(partner.schema_name):
         partner.create_schema(check_if_exists=True, verbosity=0)
     return partner
+
+
+# --- Campaigns, merchants and redemptions (partner schema: use inside schema_context) -------
+
+
+class ProgramFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "brand.Program"
+
+    name = factory.Sequence(lambda n: f"Spring sale {n}")
+    discount_type = "AMOUNT"
+    amount_off = 500
+    redemption_limit = 1
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A partner campaign; `program_id` points at a real Program so rollups have a target."""
+
+    class Meta:
+        model = "campaigns.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    discount_type = "AMOUNT"
+    amount_off = 500
+    redemption_limit = 1
+    program_id = factory.LazyFunction(lambda: ProgramFactory().pk)
+
+
+class VoucherFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Voucher"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    code = factory.Sequence(lambda n: f"TEST{n:06d}")
+    redemption_limit = factory.LazyAttribute(lambda v: v.campaign.redemption_limit)
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    """A merchant; pass `allowed=[campaign, ...]` to grant redeem_campaign on them. `user`
+    must be a user with a merchant membership in the same partner."""
+
+    class Meta:
+        model = "redemptions.Merchant"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Shop {n}")
+    location = "High Street 1"
+
+    @factory.post_generation
+    def allowed(obj, create, extracted, **kwargs):  # noqa: N805
+        from guardian.shortcuts import assign_perm
+
+        for campaign in extracted or []:
+            assign_perm("campaigns.redeem_campaign", obj.user, campaign)

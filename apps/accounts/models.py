@@ -72,3 +72,45 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.partner}"
+
+
+class ApiKey(models.Model):
+    """Credentials for the /v1 API. `app_id` (sent as X-App-Id) is public and indexed; the
+    secret token (X-App-Token) is shown once and only its SHA-256 is stored: a random 256-bit
+    token needs no slow hash, and lookup stays one indexed query. A key belongs to a partner
+    and, for a merchant key, to one merchant of that partner (`merchant_id` in its schema)."""
+
+    class Kind(models.TextChoices):
+        PARTNER = "partner", "Partner key"
+        MERCHANT = "merchant", "Merchant key"
+
+    partner = models.ForeignKey("tenancy.Partner", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    merchant_id = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=120, blank=True)
+    app_id = models.CharField(max_length=40, unique=True)
+    token_prefix = models.CharField(max_length=12)  # shown in lists to tell keys apart
+    token_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="partner", merchant_id__isnull=True)
+                | models.Q(kind="merchant", merchant_id__isnull=False),
+                name="apikey_merchant_matches_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app_id} ({self.get_kind_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -36,6 +36,9 @@ SHARED_APPS = [
 TENANT_APPS = [
     # Object permissions inside a partner schema (which campaigns a merchant may redeem...).
     "guardian",
+    "apps.campaigns",
+    "apps.redemptions",
+    "apps.api",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -1,0 +1,98 @@
+"""Brand console data (public schema): programs, allocations of code pools to partners, and
+the rollup tables that the dashboard reads instead of visiting partner schemas."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.campaigns.models import CampaignTerms
+
+
+class Program(CampaignTerms):
+    """A brand-level campaign definition. Allocating it to a partner copies its terms into
+    that partner's Campaign."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Allocation(models.Model):
+    """N codes of a program given to a partner: the first one creates the partner's campaign,
+    later ones top it up. Generation runs as a job in the partner's schema."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Generating"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="allocations")
+    partner = models.ForeignKey(
+        "tenancy.Partner", on_delete=models.CASCADE, related_name="allocations"
+    )
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    codes_created = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    job_run = models.ForeignKey(
+        "core.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="allocation_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity:,} × {self.program} → {self.partner}"
+
+
+class PartnerProgramStats(models.Model):
+    """Rollup per (partner, program): kept current in the transaction that changes the
+    partner-side fact (allocation done, publication, redemption, rollback)."""
+
+    partner = models.ForeignKey("tenancy.Partner", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="stats")
+    # Plain integers: an upsert checks constraints on the proposed row, whose deltas may be -1.
+    allocated = models.IntegerField(default=0)
+    published = models.IntegerField(default=0)
+    redeemed = models.IntegerField(default=0)
+    discount_total = models.BigIntegerField(default=0)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "program"], name="stats_partner_program")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.program_id}"
+
+
+class DailyRedemptions(models.Model):
+    """Redemptions per partner and day, for the dashboard chart."""
+
+    partner = models.ForeignKey("tenancy.Partner", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    redeemed = models.IntegerField(default=0)
+    discount_total = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["partner", "day"], name="daily_partner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.day}: {self.redeemed}"

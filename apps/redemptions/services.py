@@ -1,0 +1,365 @@
+"""Validate, redeem and roll back codes: the one place where a code's redemption count moves.
+
+Redeeming is lock → re-check → write (STYLE "Concurrency"): the voucher row is locked with
+SELECT … FOR UPDATE, every rule is checked again under the lock, the counter moves with F(),
+and a check constraint on the table is the backstop. Every attempt, failed or not, is recorded
+with who made it. Error keys are Voucherify's, so the API can return them as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
+
+from apps.brand import rollups
+from apps.campaigns.models import Campaign, DiscountType, Voucher
+from apps.core.errors import DomainError
+from apps.redemptions.models import Channel, Merchant, Redemption, RedemptionAttempt
+
+MAX_CODE_LENGTH = 100
+MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
+# How long after redeeming a merchant may still roll a redemption back.
+ROLLBACK_WINDOW = dt.timedelta(hours=24)
+
+
+class RedemptionError(DomainError):
+    """A refused validation, redemption or rollback. `key` is the API error key; `reason` is
+    the finer cause shown in attempt logs (e.g. `outside_valid_window` for the API's
+    `voucher_not_active`)."""
+
+    def __init__(self, key: str, message: str, *, reason: str = "", http_status: int = 400):
+        super().__init__(message, key=key, http_status=http_status)
+        self.reason = reason or key
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: a merchant (web form or merchant key) or a partner key (merchant None)."""
+
+    channel: str = Channel.WEB
+    merchant: Merchant | None = None
+    user: Any = None  # the signed-in user on the web form
+    api_key_id: int | None = None
+    ip: str | None = None
+
+
+@dataclass
+class Check:
+    """The answer to "is this code valid for this order?"."""
+
+    voucher: Voucher
+    campaign: Campaign
+    order_amount: int | None
+    discount: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def amount_after(self) -> int | None:
+        return None if self.order_amount is None else self.order_amount - self.discount
+
+
+def clean_code(raw: object) -> str:
+    """The code as stored: NFKC, upper case, no whitespace. Refuses what cannot be a code."""
+    from apps.campaigns.codegen import normalize_code
+
+    if not isinstance(raw, str) or not raw.strip():
+        raise RedemptionError("missing_code", "Enter a code.", http_status=400)
+    if len(raw) > MAX_CODE_LENGTH * 2:
+        raise RedemptionError(
+            "not_found",
+            f"That is not a code: codes are at most {MAX_CODE_LENGTH} characters long.",
+            reason="invalid_code",
+            http_status=404,
+        )
+    code = "".join(normalize_code(raw).split())
+    if not code.isascii() or not code.isprintable():
+        raise RedemptionError(
+            "not_found",
+            "That code contains characters no code has (only letters A-Z, digits and "
+            "punctuation such as '-'); check for look-alike letters from another alphabet.",
+            reason="invalid_code",
+            http_status=404,
+        )
+    if len(code) > MAX_CODE_LENGTH:
+        raise RedemptionError(
+            "not_found",
+            f"That is not a code: codes are at most {MAX_CODE_LENGTH} characters long.",
+            reason="invalid_code",
+            http_status=404,
+        )
+    return code
+
+
+def clean_amount(raw: object) -> int | None:
+    """An order amount in minor units, or None. Refuses fractions, negatives and absurd
+    values instead of guessing."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise RedemptionError(
+            "invalid_amount", "The order amount must be a whole number of minor units (cents)."
+        )
+    try:
+        amount = int(raw)
+    except ValueError:
+        raise RedemptionError(
+            "invalid_amount",
+            "The order amount must be a whole number of minor units (cents), e.g. 2599.",
+        ) from None
+    if amount < 0:
+        raise RedemptionError("invalid_amount", "The order amount cannot be negative.")
+    if amount > MAX_AMOUNT:
+        raise RedemptionError(
+            "invalid_amount", f"The order amount is too large (at most {MAX_AMOUNT:,})."
+        )
+    return amount
+
+
+def _check_rules(voucher: Voucher, actor: Actor, order_amount: int | None, now: dt.datetime):
+    campaign = voucher.campaign
+    if actor.merchant is not None:
+        if not actor.merchant.is_active:
+            raise RedemptionError(
+                "merchant_not_allowed",
+                "This merchant account is disabled; ask the partner to enable it.",
+                http_status=403,
+            )
+        user = actor.merchant.user
+        if user is None or not ObjectPermissionChecker(user).has_perm("redeem_campaign", campaign):
+            raise RedemptionError(
+                "merchant_not_allowed",
+                f"This merchant may not redeem codes of “{campaign.name}”; ask the partner to "
+                "allow it.",
+                http_status=403,
+            )
+    if not voucher.active or not campaign.active:
+        raise RedemptionError("voucher_disabled", "This code has been disabled.")
+    if campaign.start_date and now < campaign.start_date:
+        raise RedemptionError(
+            "voucher_not_active",
+            f"This code is not active yet: it is valid from "
+            f"{timezone.localtime(campaign.start_date):%Y-%m-%d %H:%M}.",
+        )
+    if campaign.expiration_date and now >= campaign.expiration_date:
+        raise RedemptionError(
+            "voucher_expired",
+            f"This code expired on {timezone.localtime(campaign.expiration_date):%Y-%m-%d %H:%M}.",
+        )
+    if not campaign.in_valid_window(now):
+        raise RedemptionError(
+            "voucher_not_active",
+            f"This code is only valid {campaign.validity_text()}; it cannot be used now.",
+            reason="outside_valid_window",
+        )
+    limit = voucher.redemption_limit
+    if limit is not None and voucher.redeemed_quantity >= limit:
+        raise RedemptionError(
+            "quantity_exceeded",
+            "This code has already been used."
+            if limit == 1
+            else f"This code has already been used the maximum {limit} times.",
+        )
+    if campaign.discount_type == DiscountType.PERCENT and order_amount is None:
+        raise RedemptionError(
+            "missing_amount", "Enter the order amount: this code takes a percentage off."
+        )
+    return Check(voucher, campaign, order_amount, campaign.discount_amount(order_amount))
+
+
+def _find(code: str, *, lock: bool) -> Voucher:
+    qs = Voucher.objects.select_related("campaign")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    voucher = qs.filter(code=code).first()
+    if voucher is None:
+        raise RedemptionError(
+            "not_found",
+            f"No code “{code}” exists here. Check the spelling and try again.",
+            http_status=404,
+        )
+    return voucher
+
+
+def _log(
+    actor: Actor,
+    action: str,
+    code: str,
+    *,
+    ok: bool,
+    reason: str = "",
+    voucher: Voucher | None = None,
+    order_amount: int | None = None,
+    redemption: Redemption | None = None,
+) -> None:
+    RedemptionAttempt.objects.create(
+        action=action,
+        code=(code or "")[:MAX_CODE_LENGTH],
+        voucher=voucher,
+        merchant=actor.merchant,
+        api_key_id=actor.api_key_id,
+        user=actor.user if getattr(actor.user, "pk", None) else None,
+        channel=actor.channel,
+        ok=ok,
+        reason=reason,
+        order_amount=order_amount,
+        redemption=redemption,
+        ip=actor.ip,
+    )
+
+
+def _raw_code(raw: object) -> str:
+    return raw[:MAX_CODE_LENGTH] if isinstance(raw, str) else ""
+
+
+def voucher_validate(*, actor: Actor, code: object, order_amount: object = None) -> Check:
+    """Is `code` redeemable now by `actor` for this order? Raises RedemptionError if not."""
+    try:
+        clean = clean_code(code)
+        amount = clean_amount(order_amount)
+        result = _check_rules(_find(clean, lock=False), actor, amount, timezone.now())
+    except RedemptionError as exc:
+        _log(actor, RedemptionAttempt.Action.VALIDATE, _raw_code(code), ok=False, reason=exc.reason)
+        raise
+    _log(
+        actor,
+        RedemptionAttempt.Action.VALIDATE,
+        clean,
+        ok=True,
+        voucher=result.voucher,
+        order_amount=amount,
+    )
+    return result
+
+
+def voucher_redeem(
+    *,
+    actor: Actor,
+    code: object,
+    order_amount: object = None,
+    customer_ref: str = "",
+    tracking_id: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Redemption:
+    """Redeem `code` once. Safe under any concurrency: the limit is re-checked under the
+    voucher's row lock."""
+    voucher: Voucher | None = None
+    try:
+        clean = clean_code(code)
+        amount = clean_amount(order_amount)
+        with transaction.atomic():
+            voucher = _find(clean, lock=True)
+            now = timezone.now()
+            check = _check_rules(voucher, actor, amount, now)
+            Voucher.objects.filter(pk=voucher.pk).update(
+                redeemed_quantity=F("redeemed_quantity") + 1
+            )
+            redemption = Redemption.objects.create(
+                voucher=voucher,
+                campaign=check.campaign,
+                merchant=actor.merchant,
+                api_key_id=actor.api_key_id,
+                user=actor.user if getattr(actor.user, "pk", None) else None,
+                channel=actor.channel,
+                order_amount=amount,
+                discount_amount=check.discount,
+                customer_ref=(customer_ref or "")[:120],
+                tracking_id=(tracking_id or "")[:120],
+                metadata=metadata or {},
+            )
+            _log(
+                actor,
+                RedemptionAttempt.Action.REDEEM,
+                clean,
+                ok=True,
+                voucher=voucher,
+                order_amount=amount,
+                redemption=redemption,
+            )
+            rollups.record_redemption(
+                program_id=check.campaign.program_id, discount=check.discount, when=now, delta=1
+            )
+    except RedemptionError as exc:
+        _log(
+            actor,
+            RedemptionAttempt.Action.REDEEM,
+            _raw_code(code),
+            ok=False,
+            reason=exc.reason,
+            voucher=voucher if voucher is not None and voucher.pk else None,
+        )
+        raise
+    voucher.redeemed_quantity += 1
+    return redemption
+
+
+def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str = "") -> Redemption:
+    """Undo a redemption: the code can be used again. A merchant may roll back only its own
+    redemptions, within ROLLBACK_WINDOW; a partner key may roll back any of the partner's."""
+    code = ""
+    try:
+        with transaction.atomic():
+            lookup = (
+                {"pk": redemption_id}
+                if isinstance(redemption_id, int)
+                else {"public_id": str(redemption_id)[:30]}
+            )
+            redemption = (
+                Redemption.objects.select_for_update(of=("self",))
+                .select_related("voucher", "campaign")
+                .filter(**lookup)
+                .first()
+            )
+            if redemption is None or (
+                actor.merchant is not None and redemption.merchant_id != actor.merchant.pk
+            ):
+                raise RedemptionError(
+                    "not_found", "No such redemption.", reason="not_found", http_status=404
+                )
+            code = redemption.voucher.code
+            if redemption.status == Redemption.Status.ROLLED_BACK:
+                raise RedemptionError(
+                    "already_rolled_back", "This redemption has already been rolled back."
+                )
+            now = timezone.now()
+            if actor.merchant is not None and now - redemption.created_at > ROLLBACK_WINDOW:
+                hours = int(ROLLBACK_WINDOW.total_seconds() // 3600)
+                raise RedemptionError(
+                    "rollback_window_passed",
+                    f"Redemptions can be rolled back within {hours} hours; ask the partner.",
+                )
+            Voucher.objects.filter(pk=redemption.voucher_id).update(
+                redeemed_quantity=F("redeemed_quantity") - 1
+            )
+            redemption.status = Redemption.Status.ROLLED_BACK
+            redemption.rolled_back_at = now
+            redemption.rollback_reason = (reason or "")[:200]
+            from apps.redemptions.models import rollback_public_id
+
+            redemption.rollback_id = rollback_public_id()
+            redemption.save(
+                update_fields=["status", "rolled_back_at", "rollback_reason", "rollback_id"]
+            )
+            _log(
+                actor,
+                RedemptionAttempt.Action.ROLLBACK,
+                code,
+                ok=True,
+                voucher=redemption.voucher,
+                redemption=redemption,
+            )
+            rollups.record_redemption(
+                program_id=redemption.campaign.program_id,
+                discount=redemption.discount_amount,
+                when=now,
+                delta=-1,
+            )
+    except RedemptionError as exc:
+        _log(actor, RedemptionAttempt.Action.ROLLBACK, code, ok=False, reason=exc.reason)
+        raise
+    return redemption
