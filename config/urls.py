@@ -1,4 +1,4 @@
-"""Public URLs: the brand console, sign-in, the health check (and later the /v1 API).
+"""Public URLs: the brand console, sign-in, the health check the /v1 API.
 Partner portal URLs are in config/urls_partner.py, mounted at /p/<slug>/ per request."""
 
 from django.urls import include, path
@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("apps.accounts.urls")),
     path("brand/", include("apps.brand.urls")),
+    path("v1/", include("apps.api.urls")),
 ]
 
 handler403 = "apps.core.views.error_403"

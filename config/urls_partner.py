@@ -7,10 +7,12 @@ from apps.tenancy import views as portal
 
 portal_patterns = [
     path("", portal.portal_home, name="home"),
-    path("redeem/", portal.merchant_home, name="merchant_home"),
     path("jobs/<uuid:job_id>/", job_progress, name="job"),
 ]
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
+    path("", include("apps.redemptions.urls")),
+    path("campaigns/", include("apps.campaigns.urls")),
+    path("merchants/", include("apps.redemptions.merchants_urls")),
 ]

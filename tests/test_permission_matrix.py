@@ -18,10 +18,15 @@ from django.conf import settings
 from django.db import connection
 from django.urls import path
 from django.utils.http import urlsafe_base64_encode
+from django_tenants.utils import schema_context
 
 from apps.accounts import permissions as perms
+from apps.accounts.models import ApiKey
+from apps.brand.models import Allocation
 from apps.core.models import JobRun
 from apps.core.permissions import AUTHENTICATED, PUBLIC
+from apps.redemptions.services import Actor, voucher_redeem
+from tests.factories import MerchantFactory, ProgramFactory, VoucherFactory
 from tests.permission_matrix import Route, undeclared, walk
 
 PUBLIC_ROUTES = walk(import_module(settings.ROOT_URLCONF).urlpatterns, partner=False)
@@ -34,6 +39,13 @@ SAMPLES = {
     "job_id": lambda ctx: ctx["job_public"] if not ctx["partner"] else ctx["job_alpha"],
     "uidb64": lambda ctx: urlsafe_base64_encode(b"0"),
     "token": lambda ctx: "set-password",
+    "program_id": lambda ctx: ctx["program"],
+    "allocation_id": lambda ctx: ctx["allocation"],
+    "campaign_id": lambda ctx: ctx["campaign"],
+    "merchant_id": lambda ctx: ctx["merchant"],
+    "redemption_id": lambda ctx: ctx["redemption"],
+    "key_id": lambda ctx: ctx["api_key"],
+    "code": lambda ctx: ctx["code"],
 }
 
 ROLES_PUBLIC = {
@@ -98,10 +110,37 @@ def allowed(route: Route, role: str | None) -> bool:
 
 
 @pytest.fixture
-def ctx(partner_a):
+def ctx(partner_a, merchant_a):
+    """One object of every kind in partner alpha (and the brand), for URL arguments."""
     job_public = JobRun.objects.create(kind="t", label="public job", schema_name="public")
     job_alpha = JobRun.objects.create(kind="t", label="alpha job", schema_name="p_alpha")
-    return {"job_public": job_public.pk, "job_alpha": job_alpha.pk}
+    program = ProgramFactory()
+    allocation = Allocation.objects.create(
+        program=program, partner=partner_a, quantity=1, status=Allocation.Status.SUCCEEDED
+    )
+    with schema_context(partner_a.schema_name):
+        voucher = VoucherFactory(campaign__program_id=program.pk, code="MATRIX-0001")
+        merchant = MerchantFactory(user=merchant_a, allowed=[voucher.campaign])
+        redemption = voucher_redeem(actor=Actor(merchant=merchant), code=voucher.code)
+    api_key = ApiKey.objects.create(
+        partner=partner_a,
+        kind=ApiKey.Kind.MERCHANT,
+        merchant_id=merchant.pk,
+        app_id="matrix-app",
+        token_prefix="x",
+        token_hash="0" * 64,
+    )
+    return {
+        "job_public": job_public.pk,
+        "job_alpha": job_alpha.pk,
+        "program": program.pk,
+        "allocation": allocation.pk,
+        "campaign": voucher.campaign_id,
+        "merchant": merchant.pk,
+        "redemption": redemption.pk,
+        "api_key": api_key.pk,
+        "code": voucher.code,
+    }
 
 
 @pytest.mark.parametrize("route", ALL_ROUTES, ids=lambda r: r.name or r.pattern)

@@ -22,10 +22,16 @@ class NavItem:
 BRAND_NAV = (
     NavItem("Dashboard", "brand:dashboard", p.BRAND_VIEW, "Brand console"),
     NavItem("Partners", "brand:partner_list", p.BRAND_VIEW, "Brand console"),
+    NavItem("Programs", "brand:program_list", p.BRAND_VIEW, "Brand console"),
+    NavItem("Allocations", "brand:allocation_list", p.BRAND_VIEW, "Brand console"),
 )
 PARTNER_NAV = (
     NavItem("Overview", "portal:home", p.PORTAL_VIEW, "Partner"),
-    NavItem("Redeem a code", "portal:merchant_home", p.REDEEM, "Merchant"),
+    NavItem("Campaigns", "campaigns:list", p.CAMPAIGNS_VIEW, "Partner"),
+    NavItem("Merchants", "merchants:list", p.MERCHANTS_VIEW, "Partner"),
+    NavItem("Redemptions", "merchants:redemptions", p.REDEMPTIONS_VIEW, "Partner"),
+    NavItem("Redeem a code", "redemptions:redeem", p.REDEEM, "Merchant"),
+    NavItem("My redemptions", "redemptions:history", p.REDEEM, "Merchant"),
 )
 
 

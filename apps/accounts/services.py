@@ -10,7 +10,7 @@ from apps.tenancy.urlconf import partner_reverse
 
 
 def landing_url_for(membership: Membership) -> str:
-    name = "portal:merchant_home" if membership.role == Membership.Role.MERCHANT else "portal:home"
+    name = "redemptions:redeem" if membership.role == Membership.Role.MERCHANT else "portal:home"
     return partner_reverse(membership.partner.slug, name)
 
 

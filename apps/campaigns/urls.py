@@ -1,0 +1,5 @@
+"""Partner pages under /p/<partner>/campaigns/: campaigns and their codes (read-only)."""
+
+app_name = "campaigns"
+
+urlpatterns: list = []
