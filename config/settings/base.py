@@ -130,6 +130,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login throttling: failures allowed per email and per address inside the window.
 LOGIN_THROTTLE_FAILURES = env_int("LOGIN_THROTTLE_FAILURES", 5)
 LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 900)
+# Wrong codes tried by one API key, merchant or address before it must wait for the window.
+GUESS_THROTTLE_FAILURES = env_int("GUESS_THROTTLE_FAILURES", 20)
+GUESS_THROTTLE_WINDOW = env_int("GUESS_THROTTLE_WINDOW", 600)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
