@@ -213,8 +213,15 @@ def _log(
     )
 
 
+def _text(raw: object, limit: int) -> str:
+    """Free text cut to its column; NUL (which PostgreSQL text refuses) becomes U+FFFD."""
+    return str(raw or "")[:limit].replace("\x00", "\ufffd")
+
+
 def _raw_code(raw: object) -> str:
-    return raw[:MAX_CODE_LENGTH] if isinstance(raw, str) else ""
+    """The code as typed, for the attempt log. PostgreSQL text cannot hold NUL, so it becomes
+    U+FFFD: logging a refused code must never fail the request."""
+    return _text(raw, MAX_CODE_LENGTH) if isinstance(raw, str) else ""
 
 
 def voucher_validate(*, actor: Actor, code: object, order_amount: object = None) -> Check:
@@ -268,8 +275,8 @@ def voucher_redeem(
                 channel=actor.channel,
                 order_amount=amount,
                 discount_amount=check.discount,
-                customer_ref=(customer_ref or "")[:120],
-                tracking_id=(tracking_id or "")[:120],
+                customer_ref=_text(customer_ref, 120),
+                tracking_id=_text(tracking_id, 120),
                 metadata=metadata or {},
             )
             _log(
@@ -307,7 +314,7 @@ def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str =
             lookup = (
                 {"pk": redemption_id}
                 if isinstance(redemption_id, int)
-                else {"public_id": str(redemption_id)[:30]}
+                else {"public_id": _text(redemption_id, 30)}
             )
             redemption = (
                 Redemption.objects.select_for_update(of=("self",))
@@ -353,10 +360,12 @@ def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str =
                 voucher=redemption.voucher,
                 redemption=redemption,
             )
+            # Taken off the day the redemption was made (rollups.record_redemption): a
+            # rollback today of yesterday's redemption must not push today's count below zero.
             rollups.record_redemption(
                 program_id=redemption.campaign.program_id,
                 discount=redemption.discount_amount,
-                when=now,
+                when=redemption.created_at,
                 delta=-1,
             )
     except RedemptionError as exc:

@@ -2,10 +2,16 @@
 
 from django.urls import path
 
-from apps.tenancy import views as portal
+from apps.redemptions import views
 
 app_name = "redemptions"
 
 urlpatterns = [
-    path("redeem/", portal.merchant_home, name="redeem"),
+    path("redeem/", views.redeem, name="redeem"),
+    path("redeem/history/", views.history, name="history"),
+    path(
+        "redeem/history/<int:redemption_id>/rollback/",
+        views.rollback,
+        name="rollback",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Partner portal pages that belong to no later app: the overview and the merchant's home."""
+"""Partner portal pages that belong to no later app: the overview."""
 
 from __future__ import annotations
 
@@ -14,8 +14,3 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     partner = request.tenant  # type: ignore[attr-defined]
     memberships = partner.memberships.select_related("user").order_by("role", "user__email")
     return render(request, "portal/home.html", {"partner": partner, "memberships": memberships})
-
-
-@capability(perms.REDEEM)
-def merchant_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/merchant_home.html", {"partner": request.tenant})  # type: ignore[attr-defined]

@@ -1,0 +1,73 @@
+"""The merchant's redemption form: what a person types at the till, turned into the
+service's inputs (the code as typed, the order amount in minor units)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from apps.redemptions.services import MAX_AMOUNT
+
+
+class RedeemForm(forms.Form):
+    # No max_length and no character check here on purpose: the service judges the code, so
+    # a bad one is answered with the same sentence as through the API, is recorded in the
+    # attempt log and counts towards the guessing throttle.
+    code = forms.CharField(
+        label="Code",
+        error_messages={"required": "Enter the code the customer shows you."},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "autofocus": True,
+                "class": "mono",
+            }
+        ),
+    )
+    order_amount = forms.CharField(
+        label="Order amount",
+        required=False,
+        help_text="Optional, e.g. 25.99. Needed for percentage discounts.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    customer_ref = forms.CharField(
+        label="Customer reference",
+        required=False,
+        max_length=120,
+        help_text="Optional: a receipt number or loyalty card, to find this sale later.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_order_amount(self) -> int | None:
+        """ "25.99" → 2599 minor units. Refuses rather than rounds, so a typo never turns into
+        a different discount."""
+        raw = (self.cleaned_data.get("order_amount") or "").strip().replace(" ", "")
+        if not raw:
+            return None
+        if "," in raw:
+            raise forms.ValidationError(
+                "Write the amount with a dot for the cents and no thousands separator, "
+                "e.g. 1250.99."
+            )
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError("Enter the order amount as a number, e.g. 25.99.") from None
+        if not amount.is_finite():
+            raise forms.ValidationError("Enter the order amount as a number, e.g. 25.99.")
+        if amount < 0:
+            raise forms.ValidationError("The order amount cannot be negative.")
+        # Size first: multiplying an absurd exponent such as 1e999999 would overflow.
+        if amount > Decimal(MAX_AMOUNT) / 100:
+            raise forms.ValidationError(
+                f"The order amount is too large: at most {MAX_AMOUNT // 100:,}."
+            )
+        cents = amount * 100
+        if cents != cents.to_integral_value():
+            raise forms.ValidationError(
+                "Enter at most two digits after the dot (whole cents), e.g. 25.99."
+            )
+        return int(cents)
