@@ -46,8 +46,16 @@ def nav_items(request: HttpRequest) -> list[dict[str, str | bool]]:
             url = reverse(item.url_name)
         except NoReverseMatch:  # a page of a later release; not routed here
             continue
-        current = request.path == url or (url.count("/") > 3 and request.path.startswith(url))
-        result.append(
-            {"label": item.label, "url": url, "section": item.section, "current": current}
-        )
+        result.append({"label": item.label, "url": url, "section": item.section})
+    # The current entry is the one whose address is the longest prefix of this page's path
+    # (a portal home "/p/x/" is a prefix of everything, so it only matches itself).
+    matches = [
+        entry
+        for entry in result
+        if request.path == entry["url"]
+        or (str(entry["url"]).count("/") > 3 and request.path.startswith(str(entry["url"])))
+    ]
+    best = max(matches, key=lambda entry: len(str(entry["url"])), default=None)
+    for entry in result:
+        entry["current"] = entry is best
     return result
