@@ -21,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
 from apps.accounts import permissions as perms
+from apps.accounts.apikeys import api_key_issue
 from apps.accounts.models import ApiKey
 from apps.brand.models import Allocation
 from apps.core.models import JobRun
@@ -32,6 +33,9 @@ from tests.permission_matrix import Route, undeclared, walk
 PUBLIC_ROUTES = walk(import_module(settings.ROOT_URLCONF).urlpatterns, partner=False)
 PARTNER_ROUTES = walk(import_module(settings.PARTNER_URLCONF).urlpatterns, partner=True)
 ALL_ROUTES = PUBLIC_ROUTES + PARTNER_ROUTES
+# The /v1 API authenticates by key, not session: checked by test_api_permission_matrix.
+API_ROUTES = [r for r in PUBLIC_ROUTES if r.pattern.startswith("v1/")]
+SESSION_ROUTES = [r for r in ALL_ROUTES if r not in API_ROUTES]
 
 # How to fill each URL argument, given the objects the test made in partner alpha.
 SAMPLES = {
@@ -138,12 +142,13 @@ def ctx(partner_a, merchant_a):
         "campaign": voucher.campaign_id,
         "merchant": merchant.pk,
         "redemption": redemption.pk,
+        "redemption_public": redemption.public_id,  # the API's {id}
         "api_key": api_key.pk,
         "code": voucher.code,
     }
 
 
-@pytest.mark.parametrize("route", ALL_ROUTES, ids=lambda r: r.name or r.pattern)
+@pytest.mark.parametrize("route", SESSION_ROUTES, ids=lambda r: r.name or r.pattern)
 def test_permission_matrix(
     route, client, ctx, brand_admin, partner_user_a, merchant_a, partner_user_b, merchant_b
 ):
@@ -193,6 +198,43 @@ def test_permission_matrix(
         else:
             assert response.status_code in (200, 302), (url, role, response.status_code)
         client.logout()
+
+
+@pytest.mark.parametrize("route", API_ROUTES, ids=lambda r: r.name or r.pattern)
+def test_api_permission_matrix(route, client, ctx, partner_a, partner_b):
+    """The API's matrix: no key → 401 (never a login redirect); partner beta's key → 404 for
+    alpha's objects; a merchant key on a partner-only endpoint → 403; the right key gets an
+    answer (200, or 400 for a POST without a body)."""
+    url = url_for(route, {**ctx, "redemption": ctx["redemption_public"]})
+    merchant_key = api_key_issue(partner=partner_a, merchant_id=ctx["merchant"])
+    partner_key = api_key_issue(partner=partner_a)
+    beta_key = api_key_issue(partner=partner_b)
+
+    def call(method: str, issued=None):
+        headers = {}
+        if issued is not None:
+            headers = {"HTTP_X_APP_ID": issued.key.app_id, "HTTP_X_APP_TOKEN": issued.token}
+        return getattr(client, method)(url, **headers)
+
+    before = fingerprint()
+    for method in ("get", "post"):
+        response = call(method)
+        assert response.status_code == 401, (url, method)
+        assert response.json()["key"] == "unauthorized"
+    if route.kwargs:  # an object of partner alpha: it does not exist for beta's key
+        statuses = {call(method, beta_key).status_code for method in ("get", "post")}
+        assert statuses in ({404}, {404, 405}), (url, statuses)
+    if route.capability == perms.API_PARTNER:
+        for method in ("get", "post"):
+            assert call(method, merchant_key).status_code == 403, (url, method)
+    assert fingerprint() == before, url
+
+    right = [merchant_key, partner_key] if route.capability == perms.API_MERCHANT else [partner_key]
+    for issued in right:
+        response = call("get", issued)
+        if response.status_code == 405:
+            response = call("post", issued)
+        assert response.status_code in (200, 400), (url, issued.key.kind, response.content)
 
 
 def test_job_of_another_partner_is_404(client, partner_user_a, partner_b):

@@ -25,6 +25,10 @@ MERCHANTS_MANAGE = "merchants.manage"
 CHANNELS_MANAGE = "channels.manage"
 REDEEM = "redeem"  # validate and redeem codes, own redemptions
 REDEMPTIONS_VIEW = "redemptions.view"  # all of the partner's redemptions, per merchant
+# HTTP API (/v1): held by API keys, not by roles, so in no role map below. A merchant key
+# has API_MERCHANT (validate, redeem, roll back, read its own); a partner key has both.
+API_MERCHANT = "api.merchant"
+API_PARTNER = "api.partner"
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     BRAND_ADMIN: frozenset(

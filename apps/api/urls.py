@@ -1,5 +1,24 @@
-"""The /v1 HTTP API (Voucherify-compatible subset, ARCHITECTURE section 7)."""
+"""The /v1 HTTP API (Voucherify-compatible subset, ARCHITECTURE section 7). See docs/api.md.
+
+Voucherify's client-side variants (/client/v1/validations, /client/v1/redemptions, sent with
+X-Client-Application-Id / X-Client-Token publishable keys from a browser) are not offered:
+every key here is secret and belongs on a server or a till."""
+
+from django.urls import path
+
+from apps.api import views
 
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("validations", views.validations, name="validations"),
+    path("redemptions", views.redemptions, name="redemptions"),
+    path("redemptions/<str:redemption_id>", views.redemption_detail, name="redemption_detail"),
+    path(
+        "redemptions/<str:redemption_id>/rollback",
+        views.redemption_rollback_view,
+        name="redemption_rollback",
+    ),
+    path("vouchers", views.vouchers, name="vouchers"),
+    path("vouchers/<str:code>", views.voucher_detail, name="voucher_detail"),
+]

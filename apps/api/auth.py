@@ -1,0 +1,147 @@
+"""Who is calling the API: `X-App-Id` / `X-App-Token` → ApiKey → partner schema and Actor.
+
+`api_endpoint(capability, methods)` wraps every /v1 view:
+
+1. authenticate the key (public schema; 401 with a sentence naming the headers otherwise);
+2. refuse partner-only endpoints to merchant keys (403), methods the endpoint does not have
+   (405) and oversized bodies (413);
+3. switch the connection to the key's partner schema for the rest of the request and back to
+   public afterwards. PartnerRoutingMiddleware only routes /p/ paths and sets the schema to
+   public before and after every request, so the two never fight over the connection;
+4. build the `Actor` the redemption services need (merchant keys: the Merchant row, which
+   must exist and be active).
+
+The capability name is set on the view for the permission matrix (tests/test_permission_matrix.py),
+which checks API routes with keys instead of sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.accounts.apikeys import api_key_authenticate, api_key_touch
+from apps.accounts.models import ApiKey
+from apps.accounts.permissions import API_MERCHANT, API_PARTNER
+from apps.api.errors import ApiError, new_request_id
+from apps.redemptions.models import Channel, Merchant
+from apps.redemptions.services import Actor
+from apps.tenancy.models import Partner
+
+# Bodies larger than this are refused before being read: a redeem request is a few hundred
+# bytes, so 64 KB leaves room for metadata without letting anyone make us parse megabytes.
+MAX_BODY_BYTES = 64 * 1024
+
+AUTH_HELP = (
+    "Send your API key in the X-App-Id and X-App-Token headers (the partner portal shows "
+    "the token once, when the key is issued)."
+)
+
+View = Callable[..., HttpResponse]
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is set by the caller and would let a guesser pick a
+    # fresh address for every try. Behind a proxy, the proxy must set REMOTE_ADDR.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _authenticate(request: HttpRequest) -> ApiKey:
+    app_id = request.headers.get("X-App-Id", "")
+    token = request.headers.get("X-App-Token", "")
+    if not app_id or not token:
+        raise ApiError(401, "unauthorized", f"No API key was sent. {AUTH_HELP}")
+    key = api_key_authenticate(app_id, token)
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "This API key is unknown, revoked, or its token does not match. "
+            "Check both headers, or ask the partner for a new key. " + AUTH_HELP,
+        )
+    if key.partner.status != Partner.Status.READY:
+        raise ApiError(401, "unauthorized", "This key's partner account is not ready yet.")
+    return key
+
+
+def _actor(request: HttpRequest, key: ApiKey) -> Actor:
+    merchant = None
+    if key.kind == ApiKey.Kind.MERCHANT:
+        merchant = Merchant.objects.select_related("user").filter(pk=key.merchant_id).first()
+        if merchant is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "The merchant this key belongs to no longer exists; ask the partner for a new key.",
+            )
+        if not merchant.is_active:
+            raise ApiError(
+                403,
+                "merchant_not_allowed",
+                "This merchant account is disabled; ask the partner to enable it.",
+            )
+    return Actor(channel=Channel.API, merchant=merchant, api_key_id=key.pk, ip=client_ip(request))
+
+
+def _check_body_size(request: HttpRequest) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"The request body is {length:,} bytes; at most {MAX_BODY_BYTES:,} are accepted.",
+        )
+
+
+def api_endpoint(capability: str, methods: tuple[str, ...]) -> Callable[[View], View]:
+    """Declare and enforce an API view's capability (API_MERCHANT: any key of the partner;
+    API_PARTNER: partner keys only) and its HTTP methods."""
+    if capability not in (API_MERCHANT, API_PARTNER):
+        raise ValueError(f"unknown API capability {capability!r}")
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.request_id = new_request_id()  # type: ignore[attr-defined]
+            try:
+                key = _authenticate(request)
+                if capability == API_PARTNER and key.kind != ApiKey.Kind.PARTNER:
+                    raise ApiError(
+                        403,
+                        "forbidden",
+                        "This endpoint needs a partner key; merchant keys may validate, redeem, "
+                        "roll back and read their own redemptions and codes.",
+                    )
+                if request.method not in methods:
+                    raise ApiError(
+                        405,
+                        "method_not_allowed",
+                        f"{request.method} is not supported here; use {' or '.join(methods)}.",
+                        headers={"Allow": ", ".join(methods)},
+                    )
+                _check_body_size(request)
+                api_key_touch(key)
+                connection.set_tenant(key.partner)
+                try:
+                    request.tenant = key.partner  # type: ignore[attr-defined]
+                    request.api_key = key  # type: ignore[attr-defined]
+                    request.actor = _actor(request, key)  # type: ignore[attr-defined]
+                    response = view(request, *args, **kwargs)
+                finally:
+                    connection.set_schema_to_public()
+            except ApiError as exc:
+                response = exc.response(request)
+            response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
+            return response
+
+        wrapped.capability = capability  # type: ignore[attr-defined]
+        return csrf_exempt(wrapped)
+
+    return decorator

@@ -1,0 +1,247 @@
+"""Reading request bodies and query strings strictly: each problem becomes a 400 whose
+sentence names the field and says what to send.
+
+Unknown top-level fields are refused (`invalid_payload` naming the field) rather than ignored,
+as Voucherify does for many of them: this API implements a subset, and a field we silently drop
+(e.g. a second code, a session lock) would make the caller believe it took effect. Nested
+objects (`order`, `customer`, `options`) may carry Voucherify's other fields; we read the ones
+listed here and leave the rest alone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest, QueryDict
+
+from apps.api.auth import MAX_BODY_BYTES
+from apps.api.errors import ApiError, invalid_payload
+from apps.redemptions.services import MAX_AMOUNT
+
+REDEEM_FIELDS = frozenset(
+    {"redeemables", "order", "customer", "tracking_id", "metadata", "options", "session"}
+)
+ROLLBACK_FIELDS = frozenset({"reason", "tracking_id", "customer", "order", "metadata"})
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+EXAMPLE = '{"redeemables": [{"object": "voucher", "id": "CODE"}], "order": {"amount": 2599}}'
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def read_json(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object. An empty body is `{}` when `optional`."""
+    raw = request.body
+    if len(raw) > MAX_BODY_BYTES:  # a chunked body has no Content-Length to check up front
+        raise ApiError(
+            413, "payload_too_large", f"The request body is larger than {MAX_BODY_BYTES:,} bytes."
+        )
+    if optional and request.content_type in FORM_TYPES and not request.POST:
+        return {}  # e.g. `curl -X POST` or an HTML form with no fields: nothing was sent
+    if not raw.strip():
+        if optional:
+            return {}
+        raise invalid_payload(f"The request body is empty; send a JSON object such as {EXAMPLE}.")
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise invalid_payload("The request body is nested too deeply.") from None
+    except UnicodeDecodeError:
+        raise invalid_payload("The request body is not UTF-8 text; send UTF-8 JSON.") from None
+    except json.JSONDecodeError as exc:
+        raise invalid_payload(
+            f"The request body is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}); send a JSON object such as {EXAMPLE}."
+        ) from None
+    if not isinstance(data, dict):
+        raise invalid_payload(
+            f"The request body must be a JSON object ({{...}}), not {_kind(data)}."
+        )
+    if _has_nul(data):
+        raise invalid_payload(
+            "The request body contains a NUL character (\\u0000), which no field may hold."
+        )
+    return data
+
+
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    """PostgreSQL text and jsonb cannot store NUL: refuse it here rather than fail later."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 32:
+        raise invalid_payload("The request body is nested too deeply (at most 32 levels).")
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
+
+
+def reject_unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise invalid_payload(
+            f"Unknown field “{unknown[0][:60]}” in the request body; this API accepts only: "
+            f"{', '.join(sorted(allowed))}. Remove it and try again."
+        )
+
+
+def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid_payload(f"“{name}” must be a JSON object, not {_kind(value)}.")
+    return value
+
+
+def _string(data: dict[str, Any], name: str, where: str, *, limit: int = 120) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid_payload(f"“{where}” must be a string, not {_kind(value)}.")
+    if len(value) > limit:
+        raise invalid_payload(f"“{where}” is too long: at most {limit} characters.")
+    return value
+
+
+@dataclass
+class RedeemRequest:
+    """A validation or redemption request reduced to what this API acts on."""
+
+    code: str
+    order_amount: int | None
+    order: dict[str, Any]
+    customer_ref: str = ""
+    tracking_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def order_amount(order: dict[str, Any]) -> int | None:
+    amount = order.get("amount")
+    if amount is None:
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ApiError(
+            400,
+            "invalid_amount",
+            f"“order.amount” must be a whole number of minor units (cents), e.g. 2599 for "
+            f"25.99, not {_kind(amount)}.",
+        )
+    if amount < 0:
+        raise ApiError(400, "invalid_amount", "“order.amount” cannot be negative.")
+    if amount > MAX_AMOUNT:
+        raise ApiError(
+            400, "invalid_amount", f"“order.amount” is too large (at most {MAX_AMOUNT:,})."
+        )
+    return amount
+
+
+def parse_redeem(data: dict[str, Any]) -> RedeemRequest:
+    """A Voucherify validation/redemption body with exactly one voucher code."""
+    reject_unknown(data, REDEEM_FIELDS)
+    if data.get("session") is not None:
+        raise invalid_payload(
+            "Validation sessions (“session”) are not supported: leave the field out. A code "
+            "is reserved only by redeeming it."
+        )
+    redeemables = data.get("redeemables")
+    if not isinstance(redeemables, list) or not redeemables:
+        raise invalid_payload(f"Send the code in “redeemables”, e.g. {EXAMPLE}.")
+    if len(redeemables) > 1:
+        raise invalid_payload(
+            f"Send exactly one redeemable: this API checks and redeems one code per request "
+            f"(got {len(redeemables)})."
+        )
+    item = redeemables[0]
+    if not isinstance(item, dict):
+        raise invalid_payload(
+            f'“redeemables[0]” must be an object such as {{"object": "voucher", "id": '
+            f'"CODE"}}, not {_kind(item)}.'
+        )
+    kind = item.get("object", "voucher")
+    if kind != "voucher":
+        raise invalid_payload(
+            f'“redeemables[0].object” is {json.dumps(kind)[:40]}; only "voucher" codes can be '
+            "validated and redeemed here."
+        )
+    code = item.get("id")
+    if code is None:
+        raise invalid_payload("“redeemables[0].id” is missing: put the code there.")
+    if not isinstance(code, str):
+        raise invalid_payload(
+            f"“redeemables[0].id” must be a string (the code in quotes), not {_kind(code)}."
+        )
+    _object(data, "options")  # accepted (e.g. "expand") but changes nothing here
+    order = _object(data, "order")
+    customer = _object(data, "customer")
+    metadata = _object(data, "metadata")
+    customer_ref = _string(customer, "source_id", "customer.source_id") or _string(
+        customer, "id", "customer.id"
+    )
+    return RedeemRequest(
+        code=code,
+        order_amount=order_amount(order),
+        order={
+            "id": _string(order, "id", "order.id"),
+            "source_id": _string(order, "source_id", "order.source_id"),
+        },
+        customer_ref=customer_ref,
+        tracking_id=_string(data, "tracking_id", "tracking_id"),
+        metadata=metadata,
+    )
+
+
+@dataclass
+class RollbackRequest:
+    reason: str
+    tracking_id: str
+
+
+def parse_rollback(data: dict[str, Any], query: QueryDict) -> RollbackRequest:
+    """`reason` and `tracking_id` come in the query string (Voucherify) or in the body."""
+    reject_unknown(data, ROLLBACK_FIELDS)
+    for name in ("customer", "order", "metadata"):
+        _object(data, name)
+    reason = query.get("reason") or _string(data, "reason", "reason", limit=200)
+    if len(reason) > 200:
+        raise invalid_payload("“reason” is too long: at most 200 characters.")
+    tracking_id = query.get("tracking_id") or _string(data, "tracking_id", "tracking_id")
+    return RollbackRequest(reason=reason, tracking_id=tracking_id[:120])
+
+
+def paging(query: QueryDict) -> tuple[int, int]:
+    """`limit` (1-100, default 10) and `page` (from 1, default 1), as Voucherify's lists."""
+    values = {}
+    for name, default, low, high in (("limit", 10, 1, 100), ("page", 1, 1, 10_000)):
+        raw = query.get(name)
+        if raw is None or raw == "":
+            values[name] = default
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ApiError(
+                400,
+                "invalid_param",
+                f"“{name}” must be a whole number from {low} to {high:,}; got "
+                f"{json.dumps(raw[:20])}.",
+            )
+        values[name] = value
+    return values["limit"], values["page"]
