@@ -1,33 +1,123 @@
-"""Brand console pages (public schema)."""
+"""Brand console pages (public schema): dashboard, partners, programs and allocations."""
 
 from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from apps.accounts import permissions as perms
-from apps.brand.forms import PartnerCreateForm
+from apps.brand import selectors
+from apps.brand.forms import (
+    AllocationForm,
+    CodeFormatForm,
+    PartnerCreateForm,
+    ProgramForm,
+    capacity_text,
+    code_format_of,
+)
+from apps.brand.models import Allocation, Program
+from apps.brand.services import allocation_create, program_create, program_update
+from apps.campaigns.codegen import CodeFormat, CodeFormatError, sample_codes
+from apps.core.errors import DomainError
 from apps.core.models import JobRun
 from apps.core.permissions import capability
 from apps.tenancy.models import Partner
 from apps.tenancy.services import partner_create
 
+PAGE_SIZE = 25
+
+
+def _can_manage(request: HttpRequest) -> bool:
+    return perms.BRAND_MANAGE in getattr(request, "capabilities", frozenset())
+
+
+# --- Dashboard -----------------------------------------------------------------------------
+
 
 @capability(perms.BRAND_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    partners = Partner.objects.real().order_by("name")
+    rows = selectors.dashboard_rows()
+    chart = selectors.redemptions_chart()
+    totals = {
+        "allocated": sum(r.allocated for r in rows),
+        "published": sum(r.published for r in rows),
+        "redeemed": sum(r.redeemed for r in rows),
+    }
+    partners = Partner.objects.real()
     return render(
         request,
         "brand/dashboard.html",
         {
-            "partners": partners,
+            "rows": rows,
+            "totals": totals,
+            "chart_json": json.dumps(chart),
+            "chart_has_data": bool(chart["data"]["datasets"]),
+            "chart_days": selectors.CHART_DAYS,
             "partner_count": partners.count(),
             "ready_count": partners.filter(status=Partner.Status.READY).count(),
         },
     )
+
+
+class _Echo:
+    """csv.writer wants a file; this one hands each line straight to the response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@capability(perms.BRAND_VIEW)
+def dashboard_export(request: HttpRequest) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(
+            [
+                "partner",
+                "slug",
+                "codes_allocated",
+                "codes_published",
+                "codes_redeemed",
+                "redemption_rate_percent",
+                "rate_of",
+                "discount_total_minor_units",
+                "last_activity",
+            ]
+        )
+        for row in selectors.dashboard_rows():
+            rate = row.redemption_rate
+            yield writer.writerow(
+                [
+                    row.name,
+                    row.slug,
+                    row.allocated,
+                    row.published,
+                    row.redeemed,
+                    "" if rate is None else f"{rate * 100:.1f}",
+                    row.rate_basis,
+                    row.discount_total,
+                    row.last_activity_at.isoformat() if row.last_activity_at else "",
+                ]
+            )
+
+    filename = f"partners-{timezone.localdate():%Y-%m-%d}.csv"
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Partners ------------------------------------------------------------------------------
 
 
 @capability(perms.BRAND_VIEW)
@@ -36,7 +126,7 @@ def partner_list(request: HttpRequest) -> HttpResponse:
     partners = Partner.objects.real().order_by("name")
     if query:
         partners = partners.filter(name__icontains=query) | partners.filter(slug__icontains=query)
-    page = Paginator(partners, 25).get_page(request.GET.get("page"))
+    page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "brand/partner_list.html", {"page": page, "q": query})
 
 
@@ -62,6 +152,10 @@ def partner_detail(request: HttpRequest, partner_slug: str) -> HttpResponse:
     partner = get_object_or_404(Partner.objects.real(), slug=partner_slug)
     job_run = JobRun.objects.filter(subject=f"partner:{partner.pk}").first()
     memberships = partner.memberships.select_related("user").order_by("role", "user__email")
+    allocations = selectors.allocation_list(partner_id=partner.pk)[:10]
+    form = None
+    if _can_manage(request) and partner.status == Partner.Status.READY:
+        form = AllocationForm(initial={"partner": partner.pk}, fixed="partner")
     return render(
         request,
         "brand/partner_detail.html",
@@ -69,5 +163,156 @@ def partner_detail(request: HttpRequest, partner_slug: str) -> HttpResponse:
             "partner": partner,
             "job_run": job_run,
             "memberships": memberships,
+            "allocations": allocations,
+            "allocation_form": form,
         },
     )
+
+
+# --- Programs ------------------------------------------------------------------------------
+
+
+@capability(perms.BRAND_VIEW)
+def program_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    page = Paginator(selectors.program_list(query=query), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "brand/program_list.html", {"page": page, "q": query})
+
+
+def _preview(fmt: CodeFormat | None, error: str = "") -> dict[str, Any]:
+    if fmt is not None and not error:
+        try:
+            return {"samples": sample_codes(fmt), "capacity": capacity_text(fmt), "error": ""}
+        except CodeFormatError as exc:
+            error = str(exc)
+    return {"samples": [], "capacity": "", "error": error}
+
+
+def _form_preview(form: ProgramForm) -> dict[str, Any]:
+    """Sample codes for what the form holds (bound or not)."""
+    if form.is_bound:
+        format_form = CodeFormatForm(form.data)
+        if not format_form.is_valid():
+            return _preview(None, "Fill in the code format to see sample codes.")
+        data = format_form.cleaned_data
+    else:
+        data = {name: form[name].value() for name in CodeFormatForm.base_fields}
+    try:
+        return _preview(code_format_of(data))
+    except ValueError:
+        return _preview(None, "Choose one of the character sets.")
+
+
+@capability(perms.BRAND_MANAGE)
+def program_create_view(request: HttpRequest) -> HttpResponse:
+    form = ProgramForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        program = program_create(actor=request.user, terms=form.cleaned_data)
+        messages.success(request, f"Program {program.name} created. Allocate codes to a partner.")
+        return redirect("brand:program_detail", program_id=program.pk)
+    return render(
+        request,
+        "brand/program_form.html",
+        {"form": form, "program": None, "preview": _form_preview(form), "live": True},
+        status=400 if form.errors else 200,
+    )
+
+
+@capability(perms.BRAND_MANAGE)
+def program_edit(request: HttpRequest, program_id: int) -> HttpResponse:
+    program = get_object_or_404(Program, pk=program_id)
+    locked = program.allocations.exists()
+    form = ProgramForm(request.POST or None, instance=program, lock_format=locked)
+    if request.method == "POST" and form.is_valid():
+        program_update(actor=request.user, program=program, terms=form.cleaned_data)
+        messages.success(request, f"Program {program.name} saved.")
+        return redirect("brand:program_detail", program_id=program.pk)
+    preview = _preview(program.code_format()) if locked else _form_preview(form)
+    return render(
+        request,
+        "brand/program_form.html",
+        {"form": form, "program": program, "preview": preview, "live": not locked},
+        status=400 if form.errors else 200,
+    )
+
+
+@capability(perms.BRAND_MANAGE)
+@require_GET
+def program_preview(request: HttpRequest) -> HttpResponse:
+    """The sample-codes fragment of the program form, for the format in the query string."""
+    form = CodeFormatForm(request.GET)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        preview = _preview(None, f"Check the code format: {first}")
+    else:
+        preview = _preview(code_format_of(form.cleaned_data))
+    return render(request, "brand/program_form.html#preview", {"preview": preview, "live": True})
+
+
+@capability(perms.BRAND_VIEW)
+def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
+    program = get_object_or_404(Program, pk=program_id)
+    form = None
+    if _can_manage(request):
+        form = AllocationForm(initial={"program": program.pk}, fixed="program")
+    return render(
+        request,
+        "brand/program_detail.html",
+        {
+            "program": program,
+            "preview": _preview(program.code_format()),
+            "partner_totals": selectors.program_partner_totals(program=program),
+            "allocations": selectors.allocation_list(program_id=program.pk)[:10],
+            "allocation_form": form,
+        },
+    )
+
+
+# --- Allocations ---------------------------------------------------------------------------
+
+
+@capability(perms.BRAND_VIEW)
+def allocation_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    allocations = selectors.allocation_list()
+    if query:
+        allocations = allocations.filter(
+            Q(program__name__icontains=query)
+            | Q(partner__name__icontains=query)
+            | Q(partner__slug__icontains=query)
+        )
+    page = Paginator(allocations, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "brand/allocation_list.html", {"page": page, "q": query})
+
+
+@capability(perms.BRAND_MANAGE)
+def allocation_create_view(request: HttpRequest) -> HttpResponse:
+    """The allocation form on its own page; the program and partner pages post here too, and
+    a refused form comes back here with both choosers visible."""
+    if request.method == "POST":
+        form = AllocationForm(request.POST)
+    else:
+        initial = {k: request.GET[k] for k in ("program", "partner") if request.GET.get(k)}
+        form = AllocationForm(initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            allocation = allocation_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error("partner" if exc.key == "partner_not_ready" else "quantity", exc.message)
+        else:
+            messages.info(request, f"Generating {allocation.quantity:,} codes…")
+            return redirect("brand:allocation_detail", allocation_id=allocation.pk)
+    return render(
+        request, "brand/allocation_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@capability(perms.BRAND_VIEW)
+def allocation_detail(request: HttpRequest, allocation_id: int) -> HttpResponse:
+    allocation = get_object_or_404(
+        Allocation.objects.select_related("program", "partner", "created_by", "job_run"),
+        pk=allocation_id,
+    )
+    return render(request, "brand/allocation_detail.html", {"allocation": allocation})
