@@ -96,3 +96,23 @@ class DailyRedemptions(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.day}: {self.redeemed}"
+
+
+class RollupDelta(models.Model):
+    """A change to the rollups, written by a partner-side transaction (a redemption, its
+    rollback, a publication). Inserting a row here never waits on another transaction, where
+    updating the shared per-partner counters directly would make every redemption of a
+    partner queue behind the previous one's commit. `apps.brand.rollups.flush` folds these
+    rows into PartnerProgramStats and DailyRedemptions within seconds, and before every read
+    of the dashboard."""
+
+    partner = models.ForeignKey("tenancy.Partner", on_delete=models.CASCADE, related_name="+")
+    program_id = models.BigIntegerField()
+    day = models.DateField()
+    published = models.IntegerField(default=0)
+    redeemed = models.IntegerField(default=0)
+    discount_total = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.program_id} {self.day}: {self.redeemed:+d}"

@@ -1,19 +1,32 @@
 """Brand-wide numbers, kept current by the partner-side writes themselves.
 
-Partner schemas see the public schema on their search path, so a redemption updates these
-rows in its own transaction: the dashboard is never behind and never loops over schemas.
-The upserts touch at most two rows, always in the same order, last in the transaction, so the
-row locks they take are short and cannot deadlock.
+Partner schemas see the public schema on their search path, so a partner-side transaction
+records its change in public in the same commit: an allocation bumps its counter directly (it
+is rare), while redemptions and publications append a RollupDelta row (no row is shared
+between concurrent redemptions, so none waits on another's commit). `flush()` folds the
+deltas into the per-partner tables in one set-based statement; it runs in a job a couple of
+seconds after a change and before the dashboard reads, so the brand console never loops over
+partner schemas and is never more than seconds behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
-from django.db import connection
+import redis
+from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.redis import redis_client
 from apps.tenancy.models import Partner
+
+logger = logging.getLogger(__name__)
+
+FLUSH_DELAY = dt.timedelta(seconds=2)
+_PENDING_KEY = "rollups:flush-pending"
+# Serialises flushes so two of them never fold the same deltas (pg advisory lock id).
+_FLUSH_LOCK = 0x0C0DE5
 
 
 def current_partner_id() -> int:
@@ -25,44 +38,105 @@ def current_partner_id() -> int:
     return Partner.objects.only("id").get(schema_name=connection.schema_name).pk
 
 
-def _bump_stats(program_id: int, when: dt.datetime, **deltas: int) -> None:
-    columns = ["allocated", "published", "redeemed", "discount_total"]
-    values = [int(deltas.get(c, 0)) for c in columns]
-    updates = ", ".join(f"{c} = s.{c} + EXCLUDED.{c}" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO public.brand_partnerprogramstats AS s
-                (partner_id, program_id, {", ".join(columns)}, last_activity_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (partner_id, program_id) DO UPDATE SET {updates},
-                last_activity_at = GREATEST(s.last_activity_at, EXCLUDED.last_activity_at)
-            """,  # noqa: S608 - column names are constants above
-            [current_partner_id(), program_id, *values, when],
-        )
-
-
 def record_allocated(*, program_id: int, quantity: int) -> None:
-    _bump_stats(program_id, timezone.now(), allocated=quantity)
-
-
-def record_published(*, program_id: int, quantity: int = 1) -> None:
-    _bump_stats(program_id, timezone.now(), published=quantity)
-
-
-def record_redemption(*, program_id: int, discount: int, when: dt.datetime, delta: int) -> None:
-    """`delta` is +1 for a redemption, -1 for its rollback (which counts on the day it was
-    made, so the chart shows what stayed redeemed)."""
-    _bump_stats(program_id, when, redeemed=delta, discount_total=delta * discount)
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO public.brand_dailyredemptions AS d
-                (partner_id, day, redeemed, discount_total)
-            VALUES (%s, %s, %s, %s)
-            ON CONFLICT (partner_id, day) DO UPDATE SET
-                redeemed = d.redeemed + EXCLUDED.redeemed,
-                discount_total = d.discount_total + EXCLUDED.discount_total
+            INSERT INTO public.brand_partnerprogramstats AS s (partner_id, program_id,
+                allocated, published, redeemed, discount_total, last_activity_at)
+            VALUES (%s, %s, %s, 0, 0, 0, now())
+            ON CONFLICT (partner_id, program_id) DO UPDATE SET
+                allocated = s.allocated + EXCLUDED.allocated,
+                last_activity_at = GREATEST(s.last_activity_at, EXCLUDED.last_activity_at)
             """,
-            [current_partner_id(), timezone.localdate(when), delta, delta * discount],
+            [current_partner_id(), program_id, quantity],
         )
+
+
+def _delta(program_id: int, when: dt.datetime, *, published=0, redeemed=0, discount=0) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO public.brand_rollupdelta (partner_id, program_id, day, published, "
+            "redeemed, discount_total, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                current_partner_id(),
+                program_id,
+                timezone.localdate(when),
+                published,
+                redeemed,
+                discount,
+                when,
+            ],
+        )
+    transaction.on_commit(schedule_flush)
+
+
+def record_published(*, program_id: int, quantity: int = 1) -> None:
+    _delta(program_id, timezone.now(), published=quantity)
+
+
+def record_redemption(*, program_id: int, discount: int, when: dt.datetime, delta: int) -> None:
+    """`delta` is +1 for a redemption, -1 for its rollback; pass the redemption's own time
+    for both, so a rollback takes it off the day it was counted on."""
+    _delta(program_id, when, redeemed=delta, discount=delta * discount)
+
+
+_FLUSH_SQL = """
+WITH d AS (
+    DELETE FROM public.brand_rollupdelta RETURNING *
+), stats AS (
+    INSERT INTO public.brand_partnerprogramstats AS s (partner_id, program_id, allocated,
+        published, redeemed, discount_total, last_activity_at)
+    SELECT partner_id, program_id, 0, sum(published), sum(redeemed), sum(discount_total),
+        max(created_at)
+    FROM d GROUP BY partner_id, program_id ORDER BY partner_id, program_id
+    ON CONFLICT (partner_id, program_id) DO UPDATE SET
+        published = s.published + EXCLUDED.published,
+        redeemed = s.redeemed + EXCLUDED.redeemed,
+        discount_total = s.discount_total + EXCLUDED.discount_total,
+        last_activity_at = GREATEST(s.last_activity_at, EXCLUDED.last_activity_at)
+    RETURNING 1
+), daily AS (
+    INSERT INTO public.brand_dailyredemptions AS r (partner_id, day, redeemed, discount_total)
+    SELECT partner_id, day, sum(redeemed), sum(discount_total)
+    FROM d WHERE redeemed <> 0 GROUP BY partner_id, day ORDER BY partner_id, day
+    ON CONFLICT (partner_id, day) DO UPDATE SET
+        redeemed = r.redeemed + EXCLUDED.redeemed,
+        discount_total = r.discount_total + EXCLUDED.discount_total
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM stats), (SELECT count(*) FROM daily)
+"""
+
+
+def flush() -> int:
+    """Fold every pending delta into the rollup tables; returns how many were folded."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FLUSH_LOCK])
+        cursor.execute(_FLUSH_SQL)
+        folded = cursor.fetchone()[0]
+    return int(folded)
+
+
+def flush_job() -> int:
+    """The scheduled flush. Clearing the flag first means a change committed after this
+    point schedules a new flush, so no delta waits for a later one."""
+    _redis().delete(_PENDING_KEY)
+    return flush()
+
+
+def schedule_flush() -> None:
+    """After a commit that wrote deltas: make sure one flush runs within FLUSH_DELAY. One
+    Redis round trip; most calls find a flush already pending and stop there."""
+    try:
+        if not _redis().set(_PENDING_KEY, 1, nx=True, ex=int(FLUSH_DELAY.total_seconds()) * 5):
+            return
+        import django_rq
+
+        django_rq.get_queue("default").enqueue_in(FLUSH_DELAY, flush_job)
+    except Exception:  # a dashboard read flushes too; a redemption must never fail on this
+        logger.exception("could not schedule a rollup flush")
+
+
+def _redis() -> redis.Redis:
+    return redis_client()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.accounts import permissions as perms
-from apps.brand import selectors
+from apps.brand import rollups, selectors
 from apps.brand.forms import (
     AllocationForm,
     CodeFormatForm,
@@ -47,6 +47,7 @@ def _can_manage(request: HttpRequest) -> bool:
 
 @capability(perms.BRAND_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
+    rollups.flush()  # fold the last seconds' redemptions in before reading
     rows = selectors.dashboard_rows()
     chart = selectors.redemptions_chart()
     totals = {
@@ -79,6 +80,7 @@ class _Echo:
 
 @capability(perms.BRAND_VIEW)
 def dashboard_export(request: HttpRequest) -> StreamingHttpResponse:
+    rollups.flush()
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:

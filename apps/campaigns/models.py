@@ -8,6 +8,7 @@ made on the first allocation, so later program edits never change codes already 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -136,7 +137,7 @@ class CampaignTerms(models.Model):
         if self.discount_type == DiscountType.AMOUNT:
             return f"{(self.amount_off or 0) / 100:,.2f} off"
         if self.discount_type == DiscountType.PERCENT:
-            text = f"{(self.percent_off or 0):g}% off"
+            text = f"{Decimal(str(self.percent_off or 0)).normalize():f}% off"
             if self.amount_limit is not None:
                 text += f" (up to {self.amount_limit / 100:,.2f})"
             return text
@@ -218,7 +219,11 @@ class Voucher(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["campaign", "published_at"], name="voucher_pool_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "published_at"], name="voucher_pool_idx"),
+            # The codes table pages by id within a campaign.
+            models.Index(fields=["campaign", "id"], name="voucher_campaign_page_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(redemption_limit__isnull=True)

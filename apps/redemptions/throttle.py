@@ -5,22 +5,18 @@ Counters live in Redis, shared by every web process; the key's TTL gives `Retry-
 from __future__ import annotations
 
 import hashlib
-from functools import cache
 
 import redis
 from django.conf import settings
+
+from apps.core.redis import redis_client
 
 # Failures that count as guessing: a code that does not exist or cannot be a code.
 GUESS_REASONS = frozenset({"not_found", "invalid_code"})
 
 
-@cache
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2)
-
-
 def _client() -> redis.Redis:
-    return _redis(settings.REDIS_URL)
+    return redis_client()
 
 
 def _key(identity: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from apps.brand import rollups
 from apps.brand.models import PartnerProgramStats
 from apps.campaigns.models import Campaign, Voucher
 from apps.redemptions.models import Merchant, Redemption, RedemptionAttempt
@@ -91,5 +92,6 @@ def test_concurrent_redemptions_never_exceed_the_limit(committed_shop, limit):
             RedemptionAttempt.objects.filter(merchant=merchant).values_list("ok", "reason")
         )
         assert attempts == {(True, ""): limit, (False, "quantity_exceeded"): THREADS - limit}
+        rollups.flush()
         stats = PartnerProgramStats.objects.get(partner=partner)
         assert (stats.redeemed, stats.discount_total) == (limit, 500 * limit)

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.brand.models import DailyRedemptions, PartnerProgramStats
+from apps.brand import rollups
+from apps.brand.models import DailyRedemptions, PartnerProgramStats, RollupDelta
 from apps.redemptions.models import Redemption, RedemptionAttempt
 from apps.redemptions.services import (
     ROLLBACK_WINDOW,
@@ -36,6 +37,7 @@ def test_redeem_once_then_quantity_exceeded(shop, partner_a):
     assert voucher.redeemed_quantity == 1
     attempts = list(RedemptionAttempt.objects.values_list("action", "ok", "reason"))
     assert attempts == [("redeem", False, "quantity_exceeded"), ("redeem", True, "")]
+    rollups.flush()
     stats = PartnerProgramStats.objects.get(partner=partner_a)
     assert (stats.redeemed, stats.discount_total) == (1, 500)
 
@@ -60,7 +62,9 @@ def test_rollback_frees_the_code_and_the_rollups(shop, partner_a):
     voucher.refresh_from_db()
     assert voucher.redeemed_quantity == 0
     assert Redemption.objects.get().status == Redemption.Status.ROLLED_BACK
+    rollups.flush()
     assert PartnerProgramStats.objects.get(partner=partner_a).redeemed == 0
+    rollups.flush()
     assert DailyRedemptions.objects.get(partner=partner_a).redeemed == 0
     assert voucher_redeem(actor=actor, code="SPRING-AAAA").discount_amount == 500
 
@@ -250,6 +254,7 @@ def test_limit_five_accepts_exactly_five(shop, partner_a):
     voucher.refresh_from_db()
     assert voucher.redeemed_quantity == 5
     assert Redemption.objects.count() == 5
+    rollups.flush()
     assert PartnerProgramStats.objects.get(partner=partner_a).redeemed == 5
 
 
@@ -315,9 +320,29 @@ def test_rollback_counts_on_the_day_of_the_redemption(shop, partner_a):
     redemption = voucher_redeem(actor=actor, code="SPRING-AAAA")
     earlier = timezone.now() - dt.timedelta(days=2)
     Redemption.objects.filter(pk=redemption.pk).update(created_at=earlier)
+    rollups.flush()
     DailyRedemptions.objects.filter(partner=partner_a).update(day=timezone.localdate(earlier))
     # when the partner rolls it back today
     redemption_rollback(actor=Actor(), redemption_id=redemption.pk)
     # then that day's count drops, and no negative day appears today
+    rollups.flush()
     days = dict(DailyRedemptions.objects.filter(partner=partner_a).values_list("day", "redeemed"))
     assert days == {timezone.localdate(earlier): 0}
+
+
+def test_rollups_wait_in_deltas_until_flushed_and_fold_once(shop, partner_a):
+    # given two redemptions, each leaving a delta row rather than touching shared counters
+    actor, _ = shop
+    second = VoucherFactory(campaign=shop[1].campaign, code="SPRING-BBBB")
+    voucher_redeem(actor=actor, code="SPRING-AAAA", order_amount=1000)
+    voucher_redeem(actor=actor, code=second.code, order_amount=1000)
+    assert RollupDelta.objects.count() == 2
+    assert not PartnerProgramStats.objects.filter(partner=partner_a).exists()
+    # when the flush runs twice
+    folded = [rollups.flush(), rollups.flush()]
+    # then the deltas are folded exactly once
+    assert folded == [2, 0]
+    stats = PartnerProgramStats.objects.get(partner=partner_a)
+    assert (stats.redeemed, stats.discount_total) == (2, 1000)
+    assert DailyRedemptions.objects.get(partner=partner_a).redeemed == 2
+    assert not RollupDelta.objects.exists()
