@@ -1,5 +1,7 @@
 """`manage.py seed_demo`: an idempotent demo — a brand admin, two partners, a partner user
-each and two merchants each. Run as often as you like; it only adds what is missing."""
+each and two merchants each, a program allocated to both partners (1,000 codes each), the
+merchants allowed to redeem it, and a few redemptions. Run as often as you like; it only adds
+what is missing."""
 
 from __future__ import annotations
 
@@ -8,9 +10,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django_tenants.utils import schema_context
 
 from apps.accounts.models import Membership, User
 from apps.accounts.services import membership_grant
+from apps.brand import rollups
+from apps.brand.jobs import allocation_generate
+from apps.brand.models import Allocation, Program
+from apps.brand.services import allocation_create, program_create
+from apps.campaigns.models import Campaign, Voucher
+from apps.redemptions.merchant_services import merchant_campaigns_set
+from apps.redemptions.models import Channel, Merchant, Redemption
+from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
 from apps.tenancy.models import Partner
 from apps.tenancy.services import partner_build_schema_now, partner_create
 
@@ -20,6 +31,8 @@ PARTNERS = (
     ("Northwind Retail", "northwind"),
     ("Contoso Travel", "contoso"),
 )
+DEMO_PROGRAM = "Welcome 5 off"
+DEMO_POOL = 1000
 
 
 class Command(BaseCommand):
@@ -57,6 +70,8 @@ class Command(BaseCommand):
                 label = "Partner user" if role == Membership.Role.PARTNER_USER else "Merchant"
                 logins.append((f"{label} ({name})", email, partner.url_prefix))
 
+        self.seed_pools(admin)
+
         lines = [
             f"  {label:<32} {email:<28} password: {DEMO_PASSWORD}" for label, email, _url in logins
         ]
@@ -65,3 +80,56 @@ class Command(BaseCommand):
         out.mkdir(exist_ok=True)
         (out / "demo-logins.txt").write_text(text)
         self.stdout.write(text)
+
+    def seed_pools(self, admin: User) -> None:
+        program = Program.objects.filter(name=DEMO_PROGRAM).first()
+        if program is None:
+            program = program_create(
+                actor=admin,
+                terms={
+                    "name": DEMO_PROGRAM,
+                    "description": "5.00 off a first order; one use per code.",
+                    "discount_type": "AMOUNT",
+                    "amount_off": 500,
+                    "redemption_limit": 1,
+                    "code_pattern": "WELCOME-####-####",
+                },
+            )
+        for _name, slug in PARTNERS:
+            partner = Partner.objects.get(slug=slug)
+            allocation = Allocation.objects.filter(program=program, partner=partner).first()
+            if allocation is None:
+                allocation = allocation_create(
+                    actor=admin, program=program, partner=partner, quantity=DEMO_POOL
+                )
+            if allocation.status != Allocation.Status.SUCCEEDED:
+                # Generated here rather than by the worker so the demo is complete when the
+                # server starts; the queued job then finds nothing left to do.
+                with schema_context(partner.schema_name):
+                    allocation_generate(allocation.pk, job_run_id=allocation.job_run_id)
+            with schema_context(partner.schema_name):
+                self.seed_merchants(partner, program)
+        rollups.flush()
+
+    def seed_merchants(self, partner: Partner, program: Program) -> None:
+        campaign = Campaign.objects.get(program_id=program.pk)
+        merchants = []
+        for i in (1, 2):
+            user = User.objects.get(email=f"{partner.slug}-shop{i}@demo.test")
+            merchant, _ = Merchant.objects.get_or_create(
+                user=user,
+                defaults={"name": f"{partner.name} shop {i}", "location": f"Demo Street {i}"},
+            )
+            merchant_campaigns_set(merchant=merchant, campaigns=[campaign])
+            merchants.append(merchant)
+        if Redemption.objects.exists():
+            return
+        codes = list(Voucher.objects.filter(campaign=campaign).values_list("code", flat=True)[:5])
+        for n, code in enumerate(codes):
+            merchant = merchants[n % 2]
+            actor = Actor(channel=Channel.WEB, merchant=merchant, user=merchant.user)
+            voucher_redeem(actor=actor, code=code, order_amount=2500 + 1000 * n)
+        try:  # one refused attempt, so the attempt log shows a failure and its reason
+            voucher_redeem(actor=Actor(channel=Channel.WEB, merchant=merchants[0]), code=codes[0])
+        except RedemptionError:
+            pass
