@@ -45,8 +45,10 @@ def record_failure(*identities: str) -> None:
     for identity in identities:
         if identity:
             key = _key(identity)
+            # The window starts at the first failure. SET NX EX, not EXPIRE NX: the embedded
+            # Redis predates 7.0.
+            pipe.set(key, 0, ex=settings.GUESS_THROTTLE_WINDOW, nx=True)
             pipe.incr(key)
-            pipe.expire(key, settings.GUESS_THROTTLE_WINDOW, nx=True)  # window from 1st failure
     pipe.execute()
 
 
