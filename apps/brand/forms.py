@@ -18,17 +18,10 @@ from apps.campaigns.codegen import (
     CodeFormatError,
     validate_format,
 )
-from apps.campaigns.models import WEEKDAYS, DiscountType
+from apps.campaigns.models import CODE_FORMAT_FIELDS, WEEKDAYS, DiscountType
 from apps.tenancy.models import Partner
 
-FORMAT_FIELDS = (
-    "code_length",
-    "code_charset",
-    "code_custom_charset",
-    "code_prefix",
-    "code_postfix",
-    "code_pattern",
-)
+FORMAT_FIELDS = CODE_FORMAT_FIELDS
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
 
 

@@ -33,6 +33,16 @@ class DiscountType(models.TextChoices):
     UNIT = "UNIT", "Free units"
 
 
+CODE_FORMAT_FIELDS = (
+    "code_length",
+    "code_charset",
+    "code_custom_charset",
+    "code_prefix",
+    "code_postfix",
+    "code_pattern",
+)
+
+
 class CampaignTerms(models.Model):
     """Discount, validity and code format (abstract: Program and Campaign both carry them)."""
 
@@ -94,12 +104,7 @@ class CampaignTerms(models.Model):
         "valid_hours_start",
         "valid_hours_end",
         "active",
-        "code_length",
-        "code_charset",
-        "code_custom_charset",
-        "code_prefix",
-        "code_postfix",
-        "code_pattern",
+        *CODE_FORMAT_FIELDS,
     )
 
     class Meta:
