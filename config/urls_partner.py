@@ -15,4 +15,6 @@ urlpatterns = [
     path("", include("apps.redemptions.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
     path("merchants/", include("apps.redemptions.merchants_urls")),
+    path("customers/", include("apps.customers.urls")),
+    path("segments/", include("apps.customers.segments_urls")),
 ]

@@ -26,6 +26,7 @@ from apps.accounts.models import ApiKey
 from apps.brand.models import Allocation
 from apps.core.models import JobRun
 from apps.core.permissions import AUTHENTICATED, PUBLIC
+from apps.customers.models import Customer, CustomerImport, Segment
 from apps.redemptions.services import Actor, voucher_redeem
 from tests.factories import MerchantFactory, ProgramFactory, VoucherFactory
 from tests.permission_matrix import Route, undeclared, walk
@@ -50,6 +51,9 @@ SAMPLES = {
     "redemption_id": lambda ctx: ctx["redemption"],
     "key_id": lambda ctx: ctx["api_key"],
     "code": lambda ctx: ctx["code"],
+    "customer_id": lambda ctx: ctx["customer"],
+    "segment_id": lambda ctx: ctx["segment"],
+    "import_id": lambda ctx: ctx["customer_import"],
 }
 
 ROLES_PUBLIC = {
@@ -126,6 +130,9 @@ def ctx(partner_a, merchant_a):
         voucher = VoucherFactory(campaign__program_id=program.pk, code="MATRIX-0001")
         merchant = MerchantFactory(user=merchant_a, allowed=[voucher.campaign])
         redemption = voucher_redeem(actor=Actor(merchant=merchant), code=voucher.code)
+        customer = Customer.objects.create(source_id="matrix-1", name="Matrix", email="m@x.test")
+        segment = Segment.objects.create(name="Matrix segment", kind=Segment.Kind.STATIC)
+        customer_import = CustomerImport.objects.create(filename="m.csv", content="a\n1\n")
     api_key = ApiKey.objects.create(
         partner=partner_a,
         kind=ApiKey.Kind.MERCHANT,
@@ -145,6 +152,9 @@ def ctx(partner_a, merchant_a):
         "redemption_public": redemption.public_id,  # the API's {id}
         "api_key": api_key.pk,
         "code": voucher.code,
+        "customer": customer.pk,
+        "segment": segment.pk,
+        "customer_import": customer_import.pk,
     }
 
 

@@ -28,6 +28,8 @@ BRAND_NAV = (
 PARTNER_NAV = (
     NavItem("Overview", "portal:home", p.PORTAL_VIEW, "Partner"),
     NavItem("Campaigns", "campaigns:list", p.CAMPAIGNS_VIEW, "Partner"),
+    NavItem("Customers", "customers:list", p.AUDIENCE_VIEW, "Partner"),
+    NavItem("Segments", "segments:list", p.AUDIENCE_VIEW, "Partner"),
     NavItem("Merchants", "merchants:list", p.MERCHANTS_VIEW, "Partner"),
     NavItem("Redemptions", "merchants:redemptions", p.REDEMPTIONS_VIEW, "Partner"),
     NavItem("Redeem a code", "redemptions:redeem", p.REDEEM, "Merchant"),

@@ -37,6 +37,7 @@ TENANT_APPS = [
     # Object permissions inside a partner schema (which campaigns a merchant may redeem...).
     "guardian",
     "apps.campaigns",
+    "apps.customers",
     "apps.redemptions",
     "apps.api",
 ]
