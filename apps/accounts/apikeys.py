@@ -60,11 +60,14 @@ def api_key_authenticate(app_id: str, token: str) -> ApiKey | None:
     if not app_id or not token or len(app_id) > 40 or len(token) > 200:
         return None
     key = ApiKey.objects.select_related("partner").filter(app_id=app_id).first()
-    if key is None or key.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(key.token_hash, _hash(token)):
+    if key is None or key.revoked_at is not None or not token_matches(key, token):
         return None
     return key
+
+
+def token_matches(key: ApiKey, token: str) -> bool:
+    """Constant-time comparison of the token's hash with the stored one."""
+    return hmac.compare_digest(key.token_hash, _hash(token))
 
 
 def api_key_touch(key: ApiKey) -> None:

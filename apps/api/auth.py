@@ -16,6 +16,7 @@ which checks API routes with keys instead of sessions."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -24,8 +25,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.accounts.apikeys import api_key_authenticate, api_key_touch
-from apps.accounts.models import ApiKey
+from apps.accounts.apikeys import api_key_touch, token_matches
+from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import API_MERCHANT, API_PARTNER
 from apps.api.errors import ApiError, new_request_id
 from apps.redemptions.models import Channel, Merchant
@@ -50,28 +51,101 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _authenticate(request: HttpRequest) -> ApiKey:
+# app_id → (when read, partner). A key never moves to another partner, so the partner (and
+# with it the schema to switch to) can be remembered; the key itself (revocation, token) is
+# read on every request. Bounded: cleared when it grows past _PARTNER_CACHE_MAX entries.
+_PARTNERS: dict[str, tuple[float, Partner]] = {}
+_PARTNER_CACHE_SECONDS = 60.0
+_PARTNER_CACHE_MAX = 10_000
+
+_KEY_FIELDS = ApiKey._meta.concrete_fields
+_MERCHANT_FIELDS = Merchant._meta.concrete_fields
+_USER_FIELDS = User._meta.concrete_fields
+# One query for the key, its merchant (in the partner schema, first on the search path) and
+# the merchant's login: the hot path of every API call.
+_KEY_SQL = """
+    SELECT {key}, {merchant}, {user}
+    FROM public.accounts_apikey k
+    LEFT JOIN redemptions_merchant m ON m.id = k.merchant_id
+    LEFT JOIN public.accounts_user u ON u.id = m.user_id
+    WHERE k.app_id = %s
+""".format(  # noqa: S608 - column names from the models, no input
+    key=", ".join(f"k.{f.column}" for f in _KEY_FIELDS),
+    merchant=", ".join(f"m.{f.column}" for f in _MERCHANT_FIELDS),
+    user=", ".join(f"u.{f.column}" for f in _USER_FIELDS),
+)
+
+
+def _unknown_key() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "This API key is unknown, revoked, or its token does not match. "
+        "Check both headers, or ask the partner for a new key. " + AUTH_HELP,
+    )
+
+
+def _partner_for(app_id: str) -> Partner | None:
+    hit = _PARTNERS.get(app_id)
+    if hit is not None and time.monotonic() - hit[0] < _PARTNER_CACHE_SECONDS:
+        return hit[1]
+    connection.set_schema_to_public()
+    partner = Partner.objects.filter(
+        pk__in=ApiKey.objects.filter(app_id=app_id).values("partner_id")
+    ).first()
+    if partner is not None:
+        if len(_PARTNERS) >= _PARTNER_CACHE_MAX:
+            _PARTNERS.clear()
+        _PARTNERS[app_id] = (time.monotonic(), partner)
+    return partner
+
+
+def _instance(model: Any, fields: Any, values: Any) -> Any:
+    return model.from_db("default", [f.attname for f in fields], values)
+
+
+def _authenticate(request: HttpRequest, *, retried: bool = False) -> tuple[ApiKey, Merchant | None]:
+    """The key (and its merchant) after switching the connection to the key's partner.
+    Leaves the connection in that schema; the caller switches back."""
     app_id = request.headers.get("X-App-Id", "")
     token = request.headers.get("X-App-Token", "")
     if not app_id or not token:
         raise ApiError(401, "unauthorized", f"No API key was sent. {AUTH_HELP}")
-    key = api_key_authenticate(app_id, token)
-    if key is None:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "This API key is unknown, revoked, or its token does not match. "
-            "Check both headers, or ask the partner for a new key. " + AUTH_HELP,
-        )
-    if key.partner.status != Partner.Status.READY:
+    if len(app_id) > 40 or len(token) > 200:
+        raise _unknown_key()
+    partner = _partner_for(app_id)
+    if partner is None:
+        raise _unknown_key()
+    if partner.status != Partner.Status.READY:
         raise ApiError(401, "unauthorized", "This key's partner account is not ready yet.")
-    return key
-
-
-def _actor(request: HttpRequest, key: ApiKey) -> Actor:
+    connection.set_tenant(partner)
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [app_id])
+        row = cursor.fetchone()
+    if row is None:
+        _PARTNERS.pop(app_id, None)
+        raise _unknown_key()
+    n_key, n_merchant = len(_KEY_FIELDS), len(_MERCHANT_FIELDS)
+    key = _instance(ApiKey, _KEY_FIELDS, row[:n_key])
+    if key.partner_id != partner.pk:  # the remembered partner row was replaced: read again
+        _PARTNERS.pop(app_id, None)
+        if retried:
+            raise _unknown_key()
+        return _authenticate(request, retried=True)
+    if key.revoked_at is not None or not token_matches(key, token):
+        raise _unknown_key()
+    key.partner = partner
     merchant = None
+    merchant_row = row[n_key : n_key + n_merchant]
+    if merchant_row[0] is not None:
+        merchant = _instance(Merchant, _MERCHANT_FIELDS, merchant_row)
+        user_row = row[n_key + n_merchant :]
+        merchant.user = _instance(User, _USER_FIELDS, user_row) if user_row[0] else None
+    return key, merchant
+
+
+def _actor(request: HttpRequest, key: ApiKey, merchant: Merchant | None) -> Actor:
     if key.kind == ApiKey.Kind.MERCHANT:
-        merchant = Merchant.objects.select_related("user").filter(pk=key.merchant_id).first()
         if merchant is None:
             raise ApiError(
                 401,
@@ -84,6 +158,8 @@ def _actor(request: HttpRequest, key: ApiKey) -> Actor:
                 "merchant_not_allowed",
                 "This merchant account is disabled; ask the partner to enable it.",
             )
+    else:
+        merchant = None
     return Actor(channel=Channel.API, merchant=merchant, api_key_id=key.pk, ip=client_ip(request))
 
 
@@ -111,28 +187,27 @@ def api_endpoint(capability: str, methods: tuple[str, ...]) -> Callable[[View], 
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             request.request_id = new_request_id()  # type: ignore[attr-defined]
             try:
-                key = _authenticate(request)
-                if capability == API_PARTNER and key.kind != ApiKey.Kind.PARTNER:
-                    raise ApiError(
-                        403,
-                        "forbidden",
-                        "This endpoint needs a partner key; merchant keys may validate, redeem, "
-                        "roll back and read their own redemptions and codes.",
-                    )
-                if request.method not in methods:
-                    raise ApiError(
-                        405,
-                        "method_not_allowed",
-                        f"{request.method} is not supported here; use {' or '.join(methods)}.",
-                        headers={"Allow": ", ".join(methods)},
-                    )
-                _check_body_size(request)
-                api_key_touch(key)
-                connection.set_tenant(key.partner)
                 try:
+                    key, merchant = _authenticate(request)
+                    if capability == API_PARTNER and key.kind != ApiKey.Kind.PARTNER:
+                        raise ApiError(
+                            403,
+                            "forbidden",
+                            "This endpoint needs a partner key; merchant keys may validate, "
+                            "redeem, roll back and read their own redemptions and codes.",
+                        )
+                    if request.method not in methods:
+                        raise ApiError(
+                            405,
+                            "method_not_allowed",
+                            f"{request.method} is not supported here; use {' or '.join(methods)}.",
+                            headers={"Allow": ", ".join(methods)},
+                        )
+                    _check_body_size(request)
+                    api_key_touch(key)
                     request.tenant = key.partner  # type: ignore[attr-defined]
                     request.api_key = key  # type: ignore[attr-defined]
-                    request.actor = _actor(request, key)  # type: ignore[attr-defined]
+                    request.actor = _actor(request, key, merchant)  # type: ignore[attr-defined]
                     response = view(request, *args, **kwargs)
                 finally:
                     connection.set_schema_to_public()
