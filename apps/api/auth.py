@@ -29,6 +29,7 @@ from apps.accounts.apikeys import api_key_touch, token_matches
 from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import API_MERCHANT, API_PARTNER
 from apps.api.errors import ApiError, new_request_id
+from apps.core.sql import prepared
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor
 from apps.tenancy.models import Partner
@@ -119,8 +120,7 @@ def _authenticate(request: HttpRequest, *, retried: bool = False) -> tuple[ApiKe
     if partner.status != Partner.Status.READY:
         raise ApiError(401, "unauthorized", "This key's partner account is not ready yet.")
     connection.set_tenant(partner)
-    with connection.cursor() as cursor:
-        cursor.execute(_KEY_SQL, [app_id])
+    with prepared(_KEY_SQL, [app_id]) as cursor:
         row = cursor.fetchone()
     if row is None:
         _PARTNERS.pop(app_id, None)

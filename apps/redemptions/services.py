@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.brand import rollups
 from apps.campaigns.models import Campaign, DiscountType, Voucher
 from apps.core.errors import DomainError
+from apps.core.sql import prepared
 from apps.redemptions.models import Channel, Merchant, Redemption, RedemptionAttempt
 
 MAX_CODE_LENGTH = 100
@@ -307,8 +308,7 @@ def _lock(code: str, actor: Actor) -> tuple[Voucher, bool | None]:
     """The voucher (with its campaign) locked FOR UPDATE, and whether the actor's merchant
     holds redeem_campaign on it (None for a partner key, which needs no grant)."""
     user = actor.merchant.user if actor.merchant is not None else None
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, {"code": code, "user": user.pk if user else None})
+    with prepared(_LOCK_SQL, {"code": code, "user": user.pk if user else None}) as cursor:
         row = cursor.fetchone()
     if row is None:
         raise RedemptionError(
@@ -358,8 +358,7 @@ def _write_redemption(
         "program": check.campaign.program_id,
         "day": timezone.localdate(now),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE_SQL, params)
+    with prepared(_WRITE_SQL, params) as cursor:
         redemption.pk = cursor.fetchone()[0]
     redemption._state.adding = False
     redemption._state.db = "default"
