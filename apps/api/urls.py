@@ -6,6 +6,9 @@ every key here is secret and belongs on a server or a till."""
 
 from django.urls import path
 
+from apps.api import customers as customer_views
+from apps.api import orders as order_views
+from apps.api import publications as publication_views
 from apps.api import views
 
 app_name = "api"
@@ -21,4 +24,17 @@ urlpatterns = [
     ),
     path("vouchers", views.vouchers, name="vouchers"),
     path("vouchers/<str:code>", views.voucher_detail, name="voucher_detail"),
+]
+
+# Orders, custom events and publications (issue 4).
+urlpatterns += [
+    path("orders", order_views.orders, name="orders"),
+    path("events", order_views.events, name="events"),
+    path("publications", publication_views.publications, name="publications"),
+]
+
+# Customers (issue 4): upsert and read.
+urlpatterns += [
+    path("customers", customer_views.customers, name="customers"),
+    path("customers/<str:customer_id>", customer_views.customer_detail, name="customer_detail"),
 ]

@@ -31,6 +31,7 @@ from apps.campaigns.selectors import (
 )
 from apps.core.htmx import render_page
 from apps.core.permissions import capability
+from apps.customers.publications import PoolStatus
 
 
 class _Echo:
@@ -106,6 +107,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     context = {
         "campaign": campaign,
         "counts": counts,
+        # Publishing (apps.customers) warns when a pool runs low; show the same here.
+        "pool": PoolStatus(total=counts["total"], left=counts["available"]) if counts else None,
         "filter_form": filter_form,
         "filters": filters,
         "filter_query": filter_query,

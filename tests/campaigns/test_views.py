@@ -18,7 +18,7 @@ from guardian.shortcuts import assign_perm
 from apps.campaigns.models import Campaign, Voucher
 from apps.campaigns.services import campaign_grant_distributors
 from apps.campaigns.views import can_edit_campaign
-from tests.factories import CampaignFactory, UserFactory
+from tests.factories import CampaignFactory, UserFactory, VoucherFactory
 
 BASE = "/p/alpha/campaigns/"
 
@@ -306,3 +306,20 @@ def test_empty_campaign_list_says_what_to_expect(client, partner_user_a):
     response = client.get(BASE)
     # then
     assert "No campaigns yet" in response.content.decode()
+
+
+def test_detail_warns_when_the_pool_runs_low(client, partner_user_a, partner_a):
+    # given a campaign of 20 codes with 19 handed out
+    with schema_context(partner_a.schema_name):
+        campaign = CampaignFactory(name="Nearly gone")
+        for i in range(20):
+            VoucherFactory(
+                campaign=campaign,
+                code=f"LOW{i:03d}",
+                published_at=timezone.now() if i else None,
+            )
+    client.force_login(partner_user_a)
+    # when
+    page = client.get(f"/p/alpha/campaigns/{campaign.pk}/").content.decode()
+    # then
+    assert "Pool low: 1 of 20 codes left to publish" in page
