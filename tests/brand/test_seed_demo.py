@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from apps.brand.models import Allocation, PartnerProgramStats
+from apps.customers.models import Customer, Order, Publication, Segment
 from apps.redemptions.models import Merchant, Redemption, RedemptionAttempt
 
 
@@ -22,3 +23,7 @@ def test_seed_demo_fills_every_page_and_is_idempotent(db):
             assert Merchant.objects.count() == 2
             assert Redemption.objects.count() == 5
             assert RedemptionAttempt.objects.filter(ok=False).count() == 1
+            assert Customer.objects.count() == 300
+            assert Order.objects.exists() and Publication.objects.count() == 100
+            segments = dict(Segment.objects.values_list("kind", "members_count"))
+            assert segments["static"] == 25 and segments["active"] > 0

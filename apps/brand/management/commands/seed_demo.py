@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: an idempotent demo — a brand admin, two partners, a partner user
 each and two merchants each, a program allocated to both partners (1,000 codes each), the
-merchants allowed to redeem it, and a few redemptions. Run as often as you like; it only adds
-what is missing."""
+merchants allowed to redeem it, a few redemptions, and per partner a few hundred customers
+with orders, events and published codes, one static and one active segment. Run as often as
+you like; it only adds what is missing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import Membership, User
@@ -19,6 +21,11 @@ from apps.brand.jobs import allocation_generate
 from apps.brand.models import Allocation, Program
 from apps.brand.services import allocation_create, program_create
 from apps.campaigns.models import Campaign, Voucher
+from apps.customers.events import events_record_bulk
+from apps.customers.models import Customer, Order, Segment
+from apps.customers.orders import new_order_id
+from apps.customers.publications import vouchers_publish_bulk
+from apps.customers.segments import segment_create, segment_evaluate, segment_members_add
 from apps.redemptions.merchant_services import merchant_campaigns_set
 from apps.redemptions.models import Channel, Merchant, Redemption
 from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
@@ -33,6 +40,7 @@ PARTNERS = (
 )
 DEMO_PROGRAM = "Welcome 5 off"
 DEMO_POOL = 1000
+DEMO_CUSTOMERS = 300
 
 
 class Command(BaseCommand):
@@ -109,6 +117,7 @@ class Command(BaseCommand):
                     allocation_generate(allocation.pk, job_run_id=allocation.job_run_id)
             with schema_context(partner.schema_name):
                 self.seed_merchants(partner, program)
+                self.seed_audience(partner, program)
         rollups.flush()
 
     def seed_merchants(self, partner: Partner, program: Program) -> None:
@@ -133,3 +142,66 @@ class Command(BaseCommand):
             voucher_redeem(actor=Actor(channel=Channel.WEB, merchant=merchants[0]), code=codes[0])
         except RedemptionError:
             pass
+
+    def seed_audience(self, partner: Partner, program: Program) -> None:
+        """Customers, orders and events in a few set-based statements; codes for a third of
+        the customers; a static and an active segment."""
+        if Customer.objects.filter(source_id="demo-0001").exists():
+            return
+        countries = ["DE", "FR", "NL", "GB", "US"]
+        now = timezone.now()
+        customers = Customer.objects.bulk_create(
+            Customer(
+                source_id=f"demo-{i:04d}",
+                name=f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[i % len(LAST_NAMES)]}",
+                email=f"customer{i}@{partner.slug}.demo.test",
+                phone=f"+4915550{i:05d}",
+                city=["Berlin", "Paris", "Utrecht", "Leeds", "Austin"][i % 5],
+                country=countries[i % 5],
+                metadata={"tier": ["gold", "silver", "bronze"][i % 3]},
+                email_consent=i % 4 != 0,
+                email_consent_source="demo" if i % 4 != 0 else "",
+                email_consent_at=now if i % 4 != 0 else None,
+                sms_consent=i % 3 == 0,
+                sms_consent_source="demo" if i % 3 == 0 else "",
+                sms_consent_at=now if i % 3 == 0 else None,
+            )
+            for i in range(1, DEMO_CUSTOMERS + 1)
+        )
+        orders = Order.objects.bulk_create(
+            Order(
+                public_id=new_order_id(),
+                source_id=f"{partner.slug}-order-{c.pk}-{n}",
+                customer=c,
+                status=[Order.Status.PAID, Order.Status.FULFILLED, Order.Status.CREATED][n % 3],
+                amount=1500 + (c.pk * 37 + n * 1000) % 20000,
+            )
+            for c in customers
+            for n in range(c.pk % 4)
+        )
+        events_record_bulk(
+            [(c.pk, "customer.created", {"source": "demo"}) for c in customers]
+            + [(o.customer_id, "order.created", {"order": o.public_id}) for o in orders]
+        )
+        campaign = Campaign.objects.get(program_id=program.pk)
+        vouchers_publish_bulk(
+            campaign=campaign, customer_ids=[c.pk for c in customers[::3]], channel="demo"
+        )
+        vip = segment_create(name="VIP list", kind=Segment.Kind.STATIC)
+        segment_members_add(segment=vip, customer_ids=[c.pk for c in customers[:25]])
+        big_spenders = segment_create(
+            name="German big spenders",
+            kind=Segment.Kind.ACTIVE,
+            filter={
+                "match": "all",
+                "conditions": [
+                    {"field": "country", "op": "is", "value": "DE"},
+                    {"field": "total_spent", "op": "gte", "value": 10000},
+                ],
+            },
+        )
+        segment_evaluate(segment=big_spenders)
+
+
+FIRST_NAMES = ["Ada", "Ben", "Chloe", "Dev", "Emma", "Farid", "Greta", "Hugo", "Ines", "Jonas"]
+LAST_NAMES = ["Meyer", "Dubois", "de Vries", "Smith", "Garcia", "Rossi", "Novak", "Berg"]
