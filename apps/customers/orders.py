@@ -140,12 +140,15 @@ def customer_resolve(*, ref: CustomerRef) -> Customer:
     if customer is None:
         try:
             with transaction.atomic():
-                return Customer.objects.create(
+                created = Customer.objects.create(
                     source_id=ref.source_id or None,
                     email=ref.email or None,
                     name=ref.name,
                     metadata=ref.metadata or {},
                 )
+                # As a customer made through POST /v1/customers or the portal would.
+                event_record(customer=created, type="customer.created", payload={"source": "api"})
+                return created
         except IntegrityError:
             customer = _customer_lookup(ref)
             if customer is None:  # the email is taken under another source id

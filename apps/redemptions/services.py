@@ -21,6 +21,7 @@ from apps.brand import rollups
 from apps.campaigns.models import Campaign, DiscountType, Voucher
 from apps.core.errors import DomainError
 from apps.core.sql import prepared
+from apps.customers.events import audience_changed
 from apps.redemptions.models import Channel, Merchant, Redemption, RedemptionAttempt
 
 MAX_CODE_LENGTH = 100
@@ -363,6 +364,8 @@ def _write_redemption(
     redemption._state.adding = False
     redemption._state.db = "default"
     transaction.on_commit(rollups.schedule_flush)
+    if voucher.published_at is not None:  # a customer's code: their segments may change
+        audience_changed(["voucher.redeemed"])
     return redemption
 
 

@@ -53,7 +53,7 @@ def test_create_then_pay_an_order_for_an_embedded_customer(client, shop):
         types = list(
             Event.objects.filter(customer=customer).order_by("id").values_list("type", flat=True)
         )
-        assert types == ["order.created", "order.updated", "order.paid"]
+        assert types == ["customer.created", "order.created", "order.updated", "order.paid"]
 
 
 def test_upsert_by_source_id_for_a_customer_named_by_id(client, shop):

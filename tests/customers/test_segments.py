@@ -391,3 +391,27 @@ def test_another_partners_segment_is_a_404(client, partner_user_b, partner_a, pa
 def test_merchants_cannot_see_segments(client, merchant_a, partner_a):
     client.force_login(merchant_a)
     assert client.get(BASE).status_code == 403
+
+
+def test_audience_changes_pull_the_trigger_but_segment_events_do_not(
+    partner_a, django_capture_on_commit_callbacks
+):
+    from apps.core.redis import redis_client
+    from apps.customers.events import event_record, events_record_bulk
+    from apps.customers.models import Customer
+
+    flag = f"segments:evaluate-pending:{partner_a.schema_name}"
+    with schema_context(partner_a.schema_name):
+        customer = Customer.objects.create(source_id="trigger-1")
+        # when only segment events are recorded
+        redis_client().delete(flag)
+        with django_capture_on_commit_callbacks(execute=True):
+            events_record_bulk([(customer.pk, "segment.entered", {})])
+        # then nothing is scheduled
+        assert not redis_client().exists(flag)
+        # when an order event is recorded
+        with django_capture_on_commit_callbacks(execute=True):
+            event_record(customer=customer, type="order.paid", payload={})
+        # then an evaluation is pending
+        assert redis_client().exists(flag)
+    redis_client().delete(flag)
