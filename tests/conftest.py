@@ -100,3 +100,19 @@ def committed_db():
     from django.conf import settings
 
     return pytest.mark.django_db(transaction=True, available_apps=list(settings.INSTALLED_APPS))
+
+
+@pytest.fixture
+def empty_partner_schemas(django_db_blocker):
+    """For tests that commit: the flush after them empties only public tables, so empty the
+    partner schemas too and later tests start clean."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
+            "FROM information_schema.tables WHERE table_schema IN ('p_alpha', 'p_beta') "
+            "AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        if tables:
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")

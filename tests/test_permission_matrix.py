@@ -25,8 +25,10 @@ from apps.accounts.apikeys import api_key_issue
 from apps.accounts.models import ApiKey
 from apps.brand.models import Allocation
 from apps.core.models import JobRun
-from apps.core.permissions import AUTHENTICATED, PUBLIC
+from apps.core.permissions import AUTHENTICATED, PUBLIC, WEBHOOK
 from apps.customers.models import Customer, CustomerImport, Segment
+from apps.messaging.models import ChannelAccount
+from apps.messaging.services import Draft, outbox_queue
 from apps.redemptions.services import Actor, voucher_redeem
 from tests.factories import MerchantFactory, ProgramFactory, VoucherFactory
 from tests.permission_matrix import Route, undeclared, walk
@@ -54,6 +56,8 @@ SAMPLES = {
     "customer_id": lambda ctx: ctx["customer"],
     "segment_id": lambda ctx: ctx["segment"],
     "import_id": lambda ctx: ctx["customer_import"],
+    "channel": lambda ctx: "email",
+    "message_id": lambda ctx: ctx["message"],
 }
 
 ROLES_PUBLIC = {
@@ -110,7 +114,7 @@ def url_for(route: Route, ctx: dict) -> str:
 
 
 def allowed(route: Route, role: str | None) -> bool:
-    if route.capability in (PUBLIC, AUTHENTICATED):
+    if route.capability in (PUBLIC, AUTHENTICATED, WEBHOOK):
         return True
     if not route.partner and role != perms.BRAND_ADMIN:
         role = None  # partner roles hold only inside their partner's portal
@@ -133,6 +137,11 @@ def ctx(partner_a, merchant_a):
         customer = Customer.objects.create(source_id="matrix-1", name="Matrix", email="m@x.test")
         segment = Segment.objects.create(name="Matrix segment", kind=Segment.Kind.STATIC)
         customer_import = CustomerImport.objects.create(filename="m.csv", content="a\n1\n")
+        # An SMTP account whose server refuses at once, so "Test connection" answers quickly.
+        ChannelAccount.objects.create(
+            channel="email", config={"mode": "smtp", "host": "127.0.0.1", "port": 9}
+        )
+        (message,) = outbox_queue([Draft(channel="sms", recipient="+14155550100", body_text="x")])
     api_key = ApiKey.objects.create(
         partner=partner_a,
         kind=ApiKey.Kind.MERCHANT,
@@ -155,6 +164,7 @@ def ctx(partner_a, merchant_a):
         "customer": customer.pk,
         "segment": segment.pk,
         "customer_import": customer_import.pk,
+        "message": message.pk,
     }
 
 
@@ -169,6 +179,14 @@ def test_permission_matrix(
         "merchant_a": merchant_a,
     }
     before = fingerprint()
+
+    # provider callbacks and recipients' links: without a valid signature, secret or token
+    # they refuse (403, or 404 for an unknown token) and change nothing
+    if route.capability == WEBHOOK:
+        for method in (client.get, client.post):
+            assert method(url).status_code in (403, 404, 405), url
+        assert fingerprint() == before, url
+        return
 
     # anonymous: sent to the login page, for reads and writes alike
     if route.capability != PUBLIC:

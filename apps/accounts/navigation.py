@@ -30,6 +30,8 @@ PARTNER_NAV = (
     NavItem("Campaigns", "campaigns:list", p.CAMPAIGNS_VIEW, "Partner"),
     NavItem("Customers", "customers:list", p.AUDIENCE_VIEW, "Partner"),
     NavItem("Segments", "segments:list", p.AUDIENCE_VIEW, "Partner"),
+    NavItem("Channels", "channels:list", p.CHANNELS_VIEW, "Partner"),
+    NavItem("Outbox", "channels:outbox", p.CHANNELS_VIEW, "Partner"),
     NavItem("Merchants", "merchants:list", p.MERCHANTS_VIEW, "Partner"),
     NavItem("Redemptions", "merchants:redemptions", p.REDEMPTIONS_VIEW, "Partner"),
     NavItem("Redeem a code", "redemptions:redeem", p.REDEEM, "Merchant"),

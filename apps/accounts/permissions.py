@@ -22,7 +22,8 @@ DISTRIBUTIONS_VIEW = "distributions.view"
 DISTRIBUTIONS_MANAGE = "distributions.manage"
 MERCHANTS_VIEW = "merchants.view"
 MERCHANTS_MANAGE = "merchants.manage"
-CHANNELS_MANAGE = "channels.manage"
+CHANNELS_VIEW = "channels.view"  # channel accounts (without secrets) and the outbox
+CHANNELS_MANAGE = "channels.manage"  # connect, test and disconnect channel accounts
 REDEEM = "redeem"  # validate and redeem codes, own redemptions
 REDEMPTIONS_VIEW = "redemptions.view"  # all of the partner's redemptions, per merchant
 # HTTP API (/v1): held by API keys, not by roles, so in no role map below. A merchant key
@@ -41,6 +42,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             CAMPAIGNS_EDIT,
             AUDIENCE_VIEW,
             DISTRIBUTIONS_VIEW,
+            CHANNELS_VIEW,
             MERCHANTS_VIEW,
             REDEMPTIONS_VIEW,
         }
@@ -56,6 +58,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             DISTRIBUTIONS_MANAGE,
             MERCHANTS_VIEW,
             MERCHANTS_MANAGE,
+            CHANNELS_VIEW,
             CHANNELS_MANAGE,
             REDEMPTIONS_VIEW,
         }

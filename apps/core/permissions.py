@@ -24,13 +24,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
+# Called by a provider, not a person: the view itself verifies a signature or a secret in the
+# URL and answers 403 (changing nothing) when it does not match.
+WEBHOOK = "webhook"
 
 View = Callable[..., HttpResponse]
 
 
 def check_capability(request: HttpRequest, name: str) -> HttpResponse | None:
     """Return a response that refuses the request, or None when it may go on."""
-    if name == PUBLIC:
+    if name in (PUBLIC, WEBHOOK):
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())

@@ -38,6 +38,7 @@ TENANT_APPS = [
     "guardian",
     "apps.campaigns",
     "apps.customers",
+    "apps.messaging",
     "apps.redemptions",
     "apps.api",
 ]
@@ -180,3 +181,25 @@ LOGGING = {
 }
 
 PRODUCT_NAME = env_str("PRODUCT_NAME", "Coupon Hub")
+
+# --- Channels (apps.messaging) -----------------------------------------------------------------
+# Absolute address of this site, for links built outside a request: unsubscribe links and code
+# images in emails, Twilio status callbacks, webhook URLs shown to partners.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+# Fernet keys (urlsafe base64 of 32 bytes) encrypting provider credentials at rest. The first
+# encrypts, every one decrypts: rotate by putting a new key first. Unset outside production: a
+# key derived from SECRET_KEY (config/settings/production.py refuses to start without one).
+CHANNEL_SECRET_KEYS = env_list("CHANNEL_SECRET_KEYS")
+# Seconds before a provider call gives up (connect and read); a timeout is retried.
+MESSAGING_TIMEOUT = env_int("MESSAGING_TIMEOUT", 10)
+# A send job claims this many messages at a time and sends them over one connection.
+MESSAGING_BATCH_SIZE = env_int("MESSAGING_BATCH_SIZE", 100)
+# Send jobs started per channel when messages are queued (more workers drain faster).
+MESSAGING_SEND_CONCURRENCY = env_int("MESSAGING_SEND_CONCURRENCY", 2)
+# Attempts before a retryable failure becomes final; backoff doubles from MESSAGING_RETRY_BASE s.
+MESSAGING_MAX_ATTEMPTS = env_int("MESSAGING_MAX_ATTEMPTS", 5)
+MESSAGING_RETRY_BASE = env_int("MESSAGING_RETRY_BASE", 30)
+# Provider API addresses; empty means the provider's own. Tests point them at local fakes.
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")
+MAILCHIMP_API_BASE_URL = env_str("MAILCHIMP_API_BASE_URL", "")
+INTERCOM_API_BASE_URL = env_str("INTERCOM_API_BASE_URL", "")

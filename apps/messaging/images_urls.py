@@ -1,0 +1,3 @@
+"""QR code and barcode images of a code."""
+
+urlpatterns: list = []

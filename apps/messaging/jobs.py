@@ -1,0 +1,333 @@
+"""Send jobs: drain a channel's pending outbox rows through its adapter.
+
+- A job claims a batch with one conditional UPDATE (PENDING → SENDING, `FOR UPDATE SKIP
+  LOCKED`), so two workers never take the same row and a job run twice sends once.
+- It sends the batch over one connection where the provider allows it and records every
+  outcome with one UPDATE.
+- Retryable failures go back to PENDING with a backoff (or the provider's Retry-After) until
+  MESSAGING_MAX_ATTEMPTS; permanent ones fail at once with their reason.
+- A row left in SENDING by a worker that died is failed as `outcome_unknown`, never sent again:
+  a message goes at most once (ARCHITECTURE section 6).
+- Each account's rate limit (messages per second) is a counter in Redis that every worker
+  shares.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import django_rq
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.core.jobs import run_in_schema
+from apps.core.redis import redis_client
+from apps.messaging.adapters import adapter_for
+from apps.messaging.adapters.base import (
+    Adapter,
+    ChannelError,
+    OutgoingMessage,
+    SendResult,
+)
+from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.services import CONSENT_FIELD, SKIP_REASONS
+
+logger = logging.getLogger(__name__)
+Status = OutboxMessage.Status
+
+# A row claimed longer ago than this belongs to a worker that died mid-send.
+STALE_AFTER = timedelta(minutes=10)
+_KICK_TTL = 120
+
+
+def _flag(schema: str, channel: str) -> str:
+    return f"outbox:kick:{schema}:{channel}"
+
+
+def schedule_send(schema: str, channel: str, *, delay: float = 0) -> None:
+    """Start MESSAGING_SEND_CONCURRENCY send jobs for `channel` in `schema`, unless a set is
+    already waiting to start. Never raises: the next kick or sweep picks the rows up."""
+    try:
+        if delay <= 0 and not redis_client().set(_flag(schema, channel), 1, nx=True, ex=_KICK_TTL):
+            return
+        queue = django_rq.get_queue("default")
+        payload = {
+            "schema_name": schema,
+            "func": "apps.messaging.jobs.outbox_send_job",
+            "args": [channel],
+            "kwargs": {},
+            "job_run_id": None,
+        }
+        for _ in range(max(1, settings.MESSAGING_SEND_CONCURRENCY)):
+            kwargs = {"meta": {"schema_name": schema}, "description": f"send {channel} [{schema}]"}
+            if delay > 0:
+                queue.enqueue_in(timedelta(seconds=delay), run_in_schema, payload, **kwargs)
+            else:
+                queue.enqueue(run_in_schema, payload, **kwargs)
+    except Exception:
+        logger.exception("could not start send jobs for %s in %s", channel, schema)
+
+
+def outbox_send_job(channel: str) -> dict[str, int]:
+    """RQ entry point (runs in the partner schema). Clearing the flag first means rows queued
+    from now on start another job instead of waiting."""
+    redis_client().delete(_flag(connection.schema_name, channel))
+    return outbox_send(channel)
+
+
+def outbox_send(channel: str, *, max_batches: int | None = None) -> dict[str, int]:
+    """Send due pending messages of `channel` until none are left; returns counts."""
+    totals = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
+    fail_stale(channel)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed = claim(channel, settings.MESSAGING_BATCH_SIZE)
+        if not claimed:
+            break
+        batches += 1
+        for key, count in send_claimed(claimed).items():
+            totals[key] += count
+    retry_at = (
+        OutboxMessage.objects.filter(
+            channel=channel, status=Status.PENDING, next_attempt_at__isnull=False
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if retry_at is not None:
+        wait = max(1.0, (retry_at - timezone.now()).total_seconds())
+        schedule_send(connection.schema_name, channel, delay=wait)
+    return totals
+
+
+def fail_stale(channel: str) -> int:
+    return OutboxMessage.objects.filter(
+        channel=channel, status=Status.SENDING, claimed_at__lt=timezone.now() - STALE_AFTER
+    ).update(
+        status=Status.FAILED,
+        error_key="outcome_unknown",
+        last_error=(
+            "The worker stopped while sending; the message was not sent again so that nobody "
+            "receives it twice."
+        ),
+        updated_at=timezone.now(),
+    )
+
+
+_CLAIM_SQL = """
+UPDATE messaging_outboxmessage m
+   SET status = 'sending', claimed_at = now(), attempts = m.attempts + 1, updated_at = now()
+  FROM (SELECT id FROM messaging_outboxmessage
+         WHERE status = 'pending' AND channel = %s
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+         ORDER BY next_attempt_at NULLS FIRST, id
+         LIMIT %s
+         FOR UPDATE SKIP LOCKED) picked
+ WHERE m.id = picked.id AND m.status = 'pending'
+RETURNING m.id
+"""
+
+
+def claim(channel: str, limit: int) -> list[OutboxMessage]:
+    """Take up to `limit` due pending rows for this worker (PENDING → SENDING)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [channel, limit])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    return list(
+        OutboxMessage.objects.filter(pk__in=ids)
+        .select_related("account", "customer")
+        .order_by("id")
+    )
+
+
+def send_claimed(messages: list[OutboxMessage]) -> dict[str, int]:
+    """Deliver claimed rows, grouped by account, and record every outcome."""
+    counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
+    outcomes: list[dict[str, Any]] = []
+    groups: dict[tuple[bool, int | None], list[OutboxMessage]] = {}
+    for message in messages:
+        # Consent may have been withdrawn since the message was queued.
+        if message.customer is not None and not getattr(
+            message.customer, CONSENT_FIELD[message.channel]
+        ):
+            outcomes.append(_skipped(message, "no_consent"))
+            continue
+        if not message.sandbox and message.account_id is None:
+            outcomes.append(
+                _failed(
+                    message,
+                    ChannelError(
+                        "account_removed",
+                        "The channel account was disconnected before the message was sent.",
+                    ),
+                )
+            )
+            continue
+        groups.setdefault((message.sandbox, message.account_id), []).append(message)
+
+    for (sandbox, _account_id), group in groups.items():
+        account = None if sandbox else group[0].account
+        try:
+            adapter = adapter_for(group[0].channel, account)
+        except Exception as exc:  # unreadable secrets, a missing SDK: fail with the reason
+            error = (
+                exc if isinstance(exc, ChannelError) else ChannelError("misconfigured", str(exc))
+            )
+            outcomes.extend(_failed(m, error) for m in group)
+            continue
+        for message, result in _send_rate_limited(adapter, account, group):
+            if isinstance(result, SendResult):
+                outcomes.append(_sent(message, result))
+            elif result.retryable and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
+                outcomes.append(_retry(message, result))
+            else:
+                outcomes.append(_failed(message, result))
+    for outcome in outcomes:
+        counts[outcome.pop("_count")] += 1
+    _record(outcomes)
+    return counts
+
+
+def _send_rate_limited(
+    adapter: Adapter, account: ChannelAccount | None, group: list[OutboxMessage]
+) -> Iterator[tuple[OutboxMessage, SendResult | ChannelError]]:
+    by_id = {m.pk: m for m in group}
+    position = 0
+    while position < len(group):
+        take = len(group) - position
+        if account is not None:
+            take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
+        chunk = group[position : position + take]
+        position += take
+        for outgoing, result in adapter.send_many(_outgoing(m) for m in chunk):
+            yield by_id[outgoing.id], result
+
+
+def acquire(bucket: str, per_second: int, wanted: int) -> int:
+    """Take up to `wanted` sends from a per-second budget shared by every worker; waits for the
+    next second when this one is spent. Returns how many may go now (at least 1)."""
+    per_second = max(1, per_second)
+    client = redis_client()
+    while True:
+        second = int(time.time())
+        key = f"outbox:rate:{bucket}:{second}"
+        ask = min(wanted, per_second)
+        pipe = client.pipeline()
+        pipe.incrby(key, ask)
+        pipe.expire(key, 2)
+        used = pipe.execute()[0]
+        granted = min(ask, per_second - (used - ask))
+        if granted > 0:
+            return granted
+        time.sleep(max(0.01, second + 1 - time.time()))
+
+
+def _outgoing(message: OutboxMessage) -> OutgoingMessage:
+    payload = dict(message.payload)
+    return OutgoingMessage(
+        id=message.pk,
+        channel=message.channel,
+        to=message.recipient,
+        subject=message.subject,
+        text=message.body_text,
+        html=message.body_html,
+        name=message.customer.name if message.customer else "",
+        headers=payload.pop("headers", {}),
+        payload=payload,
+        status_callback=payload.pop("status_callback", ""),
+    )
+
+
+def _sent(message: OutboxMessage, result: SendResult) -> dict[str, Any]:
+    status = Status.DELIVERED if result.status == "delivered" else Status.SENT
+    return {
+        "id": message.pk,
+        "status": status,
+        "provider_id": result.provider_id[:120],
+        "error_key": "",
+        "last_error": "",
+        "result": result.detail,
+        "next_attempt_at": None,
+        "sent": True,
+        "_count": "sent",
+    }
+
+
+def _retry(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
+    backoff = settings.MESSAGING_RETRY_BASE * (2 ** (message.attempts - 1))
+    delay = max(error.retry_after or 0, backoff * random.uniform(0.8, 1.2))  # noqa: S311
+    return {
+        "id": message.pk,
+        "status": Status.PENDING,
+        "provider_id": "",
+        "error_key": error.key[:60],
+        "last_error": f"{error.reason} Retrying (attempt {message.attempts}).".strip()[:500],
+        "result": {},
+        "next_attempt_at": (timezone.now() + timedelta(seconds=delay)).isoformat(),
+        "sent": False,
+        "_count": "retry",
+    }
+
+
+def _failed(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "status": Status.FAILED,
+        "provider_id": "",
+        "error_key": error.key[:60],
+        "last_error": error.reason[:500],
+        "result": {},
+        "next_attempt_at": None,
+        "sent": False,
+        "_count": "failed",
+    }
+
+
+def _skipped(message: OutboxMessage, reason: str) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "status": Status.SKIPPED,
+        "provider_id": "",
+        "error_key": reason,
+        "last_error": SKIP_REASONS[reason],
+        "result": {},
+        "next_attempt_at": None,
+        "sent": False,
+        "_count": "skipped",
+    }
+
+
+_RECORD_SQL = """
+UPDATE messaging_outboxmessage m
+   SET status = x.status,
+       provider_id = CASE WHEN x.provider_id <> '' THEN x.provider_id ELSE m.provider_id END,
+       error_key = x.error_key,
+       last_error = x.last_error,
+       result = x.result,
+       next_attempt_at = x.next_attempt_at,
+       sent_at = CASE WHEN x.sent THEN now() ELSE m.sent_at END,
+       delivered_at = CASE WHEN x.status = 'delivered' THEN now() ELSE m.delivered_at END,
+       updated_at = now()
+  FROM jsonb_to_recordset(%s::jsonb) AS x(
+       id bigint, status text, provider_id text, error_key text, last_error text,
+       result jsonb, next_attempt_at timestamptz, sent boolean)
+ WHERE m.id = x.id AND m.status = 'sending'
+"""
+
+
+def _record(outcomes: list[dict[str, Any]]) -> None:
+    """Every outcome of a batch in one statement; only rows still SENDING change."""
+    if not outcomes:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [json.dumps(outcomes, default=str)])

@@ -1,0 +1,3 @@
+"""Unsubscribe links."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""intercom webhooks."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""mailchimp webhooks."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""twilio webhooks."""
+
+urlpatterns: list = []
