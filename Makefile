@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 export PORT
 
-.PHONY: install run test lint format check-migrations bench clean
+.PHONY: install tools run test lint format check-migrations bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Node tools for the contract tests: Prism mock servers from the providers' OpenAPI specs
+# (tests/fakes/prism.py pins the same version). Nothing happens when that version is there.
+PRISM_VERSION := 5.14.2
+TOOLS := .tools
+PRISM := $(TOOLS)/node_modules/.bin/prism
+
+tools:
+	@if [ -x $(PRISM) ] && [ "$$($(PRISM) --version 2>/dev/null)" = "$(PRISM_VERSION)" ]; then \
+	  echo "prism $(PRISM_VERSION) already in $(TOOLS)/"; \
+	else \
+	  npm install --prefix $(TOOLS) --no-audit --no-fund --save-exact \
+	    @stoplight/prism-cli@$(PRISM_VERSION); \
+	fi
 
 # Embedded PostgreSQL and Redis under .data/ unless DATABASE_URL / REDIS_URL are set; then
 # migrate, seed the demo, serve on $(PORT) with a worker. Ctrl-C stops everything.

@@ -185,22 +185,33 @@ def send_claimed(messages: list[OutboxMessage]) -> dict[str, int]:
             )
             outcomes.extend(_failed(m, error) for m in group)
             continue
-        for message, result in _send_rate_limited(adapter, account, group):
-            if isinstance(result, SendResult):
-                outcomes.append(_sent(message, result))
-            elif result.retryable and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
-                outcomes.append(_retry(message, result))
-            else:
-                outcomes.append(_failed(message, result))
-    for outcome in outcomes:
-        counts[outcome.pop("_count")] += 1
+        for chunk in _send_rate_limited(adapter, account, group):
+            # Recorded per chunk, not per batch: a delivery report can arrive within seconds
+            # and must find the provider id already stored.
+            done = []
+            for message, result in chunk:
+                if isinstance(result, SendResult):
+                    done.append(_sent(message, result))
+                elif result.retryable and message.attempts < settings.MESSAGING_MAX_ATTEMPTS:
+                    done.append(_retry(message, result))
+                else:
+                    done.append(_failed(message, result))
+            _count(counts, done)
+            _record(done)
+    _count(counts, outcomes)
     _record(outcomes)
     return counts
 
 
+def _count(counts: dict[str, int], outcomes: list[dict[str, Any]]) -> None:
+    for outcome in outcomes:
+        counts[outcome.pop("_count")] += 1
+
+
 def _send_rate_limited(
     adapter: Adapter, account: ChannelAccount | None, group: list[OutboxMessage]
-) -> Iterator[tuple[OutboxMessage, SendResult | ChannelError]]:
+) -> Iterator[list[tuple[OutboxMessage, SendResult | ChannelError]]]:
+    """Send `group` in chunks the account's rate limit allows; yields each chunk's results."""
     by_id = {m.pk: m for m in group}
     position = 0
     while position < len(group):
@@ -209,8 +220,10 @@ def _send_rate_limited(
             take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
         chunk = group[position : position + take]
         position += take
-        for outgoing, result in adapter.send_many(_outgoing(m) for m in chunk):
-            yield by_id[outgoing.id], result
+        yield [
+            (by_id[outgoing.id], result)
+            for outgoing, result in adapter.send_many(_outgoing(m) for m in chunk)
+        ]
 
 
 def acquire(bucket: str, per_second: int, wanted: int) -> int:

@@ -177,7 +177,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "rq.worker": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "rq.worker": {"level": "INFO"},
+        # The Twilio SDK logs every request at INFO (without secrets); keep only problems.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
 
 PRODUCT_NAME = env_str("PRODUCT_NAME", "Coupon Hub")

@@ -1,8 +1,8 @@
 """Production: everything from the environment, HTTPS only, hashed static files."""
 
-from config.settings.base import *  # noqa: F401,F403
 from django.core.exceptions import ImproperlyConfigured
 
+from config.settings.base import *  # noqa: F401,F403
 from config.settings.base import CHANNEL_SECRET_KEYS, env_bool, env_int, env_str
 
 DEBUG = False

@@ -7,6 +7,7 @@ from django_tenants.utils import schema_context
 
 from apps.brand.models import Allocation, PartnerProgramStats
 from apps.customers.models import Customer, Order, Publication, Segment
+from apps.messaging.models import OutboxMessage
 from apps.redemptions.models import Merchant, Redemption, RedemptionAttempt
 
 
@@ -27,3 +28,8 @@ def test_seed_demo_fills_every_page_and_is_idempotent(db):
             assert Order.objects.exists() and Publication.objects.count() == 100
             segments = dict(Segment.objects.values_list("kind", "members_count"))
             assert segments["static"] == 25 and segments["active"] > 0
+            # sandbox messages: 12 emails and 12 SMS, sent or skipped for want of consent
+            outbox = OutboxMessage.objects.all()
+            assert outbox.count() == 24 and all(m.sandbox for m in outbox)
+            assert outbox.filter(status="sent").exists()
+            assert set(outbox.values_list("status", flat=True)) <= {"sent", "skipped"}

@@ -118,6 +118,7 @@ class Command(BaseCommand):
             with schema_context(partner.schema_name):
                 self.seed_merchants(partner, program)
                 self.seed_audience(partner, program)
+                self.seed_messages(partner)
         rollups.flush()
 
     def seed_merchants(self, partner: Partner, program: Program) -> None:
@@ -201,6 +202,48 @@ class Command(BaseCommand):
             },
         )
         segment_evaluate(segment=big_spenders)
+
+    def seed_messages(self, partner: Partner) -> None:
+        """A welcome email and SMS for the first customers who got a code, delivered through
+        the sandbox (no channel is connected in the demo) so the Outbox has something to show."""
+        from apps.customers.models import Publication
+        from apps.messaging.compose import ChannelContent, compose
+        from apps.messaging.jobs import outbox_send
+        from apps.messaging.models import OutboxMessage
+        from apps.messaging.services import outbox_queue
+
+        if OutboxMessage.objects.exists():
+            return
+        email = ChannelContent(
+            subject="{{ customer.first_name }}, a welcome gift from {{ partner.name }}",
+            html=(
+                "<p>Hello {{ customer.first_name }},</p>"
+                "<p>Here is <strong>{{ voucher.discount }}</strong> your next order: "
+                "<strong>{{ voucher.code }}</strong>.</p>"
+                '<p><img src="{{ voucher.qr_url }}" alt="QR code of your code" width="160"></p>'
+                '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+            ),
+        )
+        sms = ChannelContent(
+            text="{{ partner.name }}: {{ voucher.discount }} with code {{ voucher.code }}"
+        )
+        publications = Publication.objects.select_related("customer", "voucher__campaign")[:12]
+        drafts = []
+        for publication in publications:
+            for channel, content in (("email", email), ("sms", sms)):
+                drafts.append(
+                    compose(
+                        channel=channel,
+                        content=content,
+                        customer=publication.customer,
+                        voucher=publication.voucher,
+                        partner=partner,
+                        dedupe_key=f"demo:{publication.pk}:{channel}",
+                    )
+                )
+        outbox_queue(drafts)
+        outbox_send("email")
+        outbox_send("sms")
 
 
 FIRST_NAMES = ["Ada", "Ben", "Chloe", "Dev", "Emma", "Farid", "Greta", "Hugo", "Ines", "Jonas"]

@@ -36,5 +36,3 @@ class Command(BaseCommand):
                 "These accounts could not be decrypted with any configured key; keep the old "
                 f"key or enter their credentials again: {', '.join(unreadable)}"
             )
-
-
