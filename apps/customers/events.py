@@ -13,8 +13,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.module_loading import import_string
 
 from .models import Customer, Event, EventConsumption
 
@@ -35,10 +37,15 @@ def audience_changed(types: Iterable[str] = ("",)) -> None:
     """Something segments may depend on has changed: schedule a (debounced) re-evaluation of
     the partner's active segments. Segment events themselves never trigger one, or every
     evaluation would schedule the next."""
+    types = list(types)
     if any(not t.startswith("segment.") for t in types):
         from apps.customers.segment_jobs import segments_schedule_evaluation  # cycle: it uses us
 
         segments_schedule_evaluation()
+    # Higher apps that consume the log (automatic distributions) register a debounced trigger
+    # by dotted path in settings.EVENT_LISTENERS; this app never imports them.
+    for listener in settings.EVENT_LISTENERS:
+        import_string(listener)(types)
 
 
 def events_record_bulk(rows: Iterable[tuple[int | None, str, dict[str, Any]]]) -> int:

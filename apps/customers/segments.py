@@ -56,12 +56,15 @@ class UploadResult:
 
 
 def segment_in_use_by(segment: Segment) -> str | None:
-    """The name of a live distribution that uses `segment`, or None.
-
-    Hook for the distributions issue: distributions do not exist yet, so nothing uses a
-    segment. When they arrive, return e.g. "the distribution “Spring welcome”" here and
-    segment_delete refuses with that name."""
-    return None
+    """The name of a live or paused distribution that uses `segment`, or None. (Read through
+    the reverse relation, so this app does not import the distributions app.)"""
+    using = (
+        segment.distributions.filter(status__in=["live", "paused"])  # type: ignore[attr-defined]
+        .order_by("name")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return f"the distribution “{using}”" if using else None
 
 
 # --- create, edit, delete --------------------------------------------------------------------

@@ -122,13 +122,16 @@ def fail_stale(channel: str) -> int:
     )
 
 
+# ORDER BY follows outbox_pending_idx (channel, next_attempt_at, id; ascending, so NULLs last):
+# PostgreSQL walks the index and stops after LIMIT rows. Any other order (NULLS FIRST) sorts
+# every pending row of the channel on each claim, which makes draining a queue quadratic.
 _CLAIM_SQL = """
 UPDATE messaging_outboxmessage m
    SET status = 'sending', claimed_at = now(), attempts = m.attempts + 1, updated_at = now()
   FROM (SELECT id FROM messaging_outboxmessage
          WHERE status = 'pending' AND channel = %s
            AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-         ORDER BY next_attempt_at NULLS FIRST, id
+         ORDER BY next_attempt_at, id
          LIMIT %s
          FOR UPDATE SKIP LOCKED) picked
  WHERE m.id = picked.id AND m.status = 'pending'
@@ -145,7 +148,7 @@ def claim(channel: str, limit: int) -> list[OutboxMessage]:
         return []
     return list(
         OutboxMessage.objects.filter(pk__in=ids)
-        .select_related("account", "customer")
+        .select_related("account", "customer", "template", "voucher__campaign")
         .order_by("id")
     )
 
@@ -155,7 +158,11 @@ def send_claimed(messages: list[OutboxMessage]) -> dict[str, int]:
     counts = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
     outcomes: list[dict[str, Any]] = []
     groups: dict[tuple[bool, int | None], list[OutboxMessage]] = {}
+    rendered = _render_templated(messages)
     for message in messages:
+        if message.pk in rendered and isinstance(rendered[message.pk], ChannelError):
+            outcomes.append(_failed(message, rendered[message.pk]))  # type: ignore[arg-type]
+            continue
         # Consent may have been withdrawn since the message was queued.
         if message.customer is not None and not getattr(
             message.customer, CONSENT_FIELD[message.channel]
@@ -203,6 +210,61 @@ def send_claimed(messages: list[OutboxMessage]) -> dict[str, int]:
     return counts
 
 
+def _render_templated(messages: list[OutboxMessage]) -> dict[int, Any]:
+    """Render rows queued from a MessageTemplate (bulk senders) for their customer and code,
+    in place; the rendered content is stored with the outcome. Returns {id: True} for rows
+    rendered and {id: ChannelError} for rows whose template cannot be rendered."""
+    templated = [m for m in messages if m.template_id and not m.payload.get("rendered")]
+    if not templated:
+        return {}
+    from apps.messaging.compose import ChannelContent, compose
+    from apps.messaging.links import current_partner
+
+    partner = current_partner()
+    results: dict[int, Any] = {}
+    for message in templated:
+        if message.customer is None:
+            results[message.pk] = ChannelError(
+                "no_customer", "The customer was deleted before the message was sent."
+            )
+            continue
+        try:
+            draft = compose(
+                channel=message.channel,
+                content=ChannelContent.from_dict(message.template.content),
+                customer=message.customer,
+                voucher=message.voucher,
+                partner=partner,
+                account=message.account,
+            )
+        except Exception as exc:  # a template that no longer renders must not stop the batch
+            logger.exception("outbox message %s could not be rendered", message.pk)
+            results[message.pk] = ChannelError(
+                "invalid_template", f"The message could not be written: {exc}"[:300]
+            )
+            continue
+        message.subject, message.body_text, message.body_html = (
+            draft.subject[:300],
+            draft.body_text,
+            draft.body_html,
+        )
+        message.payload = {**draft.payload, "rendered": True}
+        results[message.pk] = True
+    return results
+
+
+def _content(message: OutboxMessage) -> dict[str, Any]:
+    """The rendered content to store with an outcome (templated rows only)."""
+    if not message.template_id or not message.payload.get("rendered"):
+        return {}
+    return {
+        "subject": message.subject,
+        "body_text": message.body_text,
+        "body_html": message.body_html,
+        "payload": message.payload,
+    }
+
+
 def _count(counts: dict[str, int], outcomes: list[dict[str, Any]]) -> None:
     for outcome in outcomes:
         counts[outcome.pop("_count")] += 1
@@ -247,6 +309,7 @@ def acquire(bucket: str, per_second: int, wanted: int) -> int:
 
 def _outgoing(message: OutboxMessage) -> OutgoingMessage:
     payload = dict(message.payload)
+    payload.pop("rendered", None)
     return OutgoingMessage(
         id=message.pk,
         channel=message.channel,
@@ -273,6 +336,7 @@ def _sent(message: OutboxMessage, result: SendResult) -> dict[str, Any]:
         "next_attempt_at": None,
         "sent": True,
         "_count": "sent",
+        **_content(message),
     }
 
 
@@ -289,6 +353,7 @@ def _retry(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
         "next_attempt_at": (timezone.now() + timedelta(seconds=delay)).isoformat(),
         "sent": False,
         "_count": "retry",
+        **_content(message),
     }
 
 
@@ -303,6 +368,7 @@ def _failed(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
         "next_attempt_at": None,
         "sent": False,
         "_count": "failed",
+        **_content(message),
     }
 
 
@@ -330,10 +396,15 @@ UPDATE messaging_outboxmessage m
        next_attempt_at = x.next_attempt_at,
        sent_at = CASE WHEN x.sent THEN now() ELSE m.sent_at END,
        delivered_at = CASE WHEN x.status = 'delivered' THEN now() ELSE m.delivered_at END,
+       subject = COALESCE(x.subject, m.subject),
+       body_text = COALESCE(x.body_text, m.body_text),
+       body_html = COALESCE(x.body_html, m.body_html),
+       payload = COALESCE(x.payload, m.payload),
        updated_at = now()
   FROM jsonb_to_recordset(%s::jsonb) AS x(
        id bigint, status text, provider_id text, error_key text, last_error text,
-       result jsonb, next_attempt_at timestamptz, sent boolean)
+       result jsonb, next_attempt_at timestamptz, sent boolean,
+       subject text, body_text text, body_html text, payload jsonb)
  WHERE m.id = x.id AND m.status = 'sending'
 """
 

@@ -49,6 +49,21 @@ class ChannelAccount(models.Model):
         return f"{self.get_channel_display()} account"
 
 
+class MessageTemplate(models.Model):
+    """Content written once for many messages (a distribution's message for one channel, or
+    one of its reminders). Outbox rows that point here are rendered by the send job, for their
+    customer and code, when they are claimed; bulk senders then queue rows with one
+    INSERT … SELECT instead of rendering every message up front."""
+
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    # apps.messaging.compose.ChannelContent as a dict: subject, html, text, merge_field…
+    content = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.channel} template {self.pk}"
+
+
 class OutboxMessage(models.Model):
     """One message to one recipient through one channel.
 
@@ -80,6 +95,10 @@ class OutboxMessage(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
+    # Set: subject/body/payload are rendered from it when the send job claims the row.
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Channel-specific content: MailChimp merge field and value, Intercom attribute, etc.
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

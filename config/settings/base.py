@@ -39,6 +39,7 @@ TENANT_APPS = [
     "apps.campaigns",
     "apps.customers",
     "apps.messaging",
+    "apps.distributions",
     "apps.redemptions",
     "apps.api",
 ]
@@ -186,6 +187,10 @@ LOGGING = {
 }
 
 PRODUCT_NAME = env_str("PRODUCT_NAME", "Coupon Hub")
+
+# Called with the event types whenever customer events are recorded (apps.customers.events);
+# each schedules its own debounced work after commit.
+EVENT_LISTENERS: list[str] = []
 
 # --- Channels (apps.messaging) -----------------------------------------------------------------
 # Absolute address of this site, for links built outside a request: unsubscribe links and code

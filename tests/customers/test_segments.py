@@ -183,6 +183,25 @@ def test_deleting_a_segment(partner_a, customers):
         assert Customer.objects.count() == 3
 
 
+def test_a_segment_used_by_a_live_distribution_cannot_be_deleted(partner_a, customers):
+    from apps.distributions.models import Distribution
+
+    with schema_context(partner_a.schema_name):
+        # given a live distribution on the segment, and a draft on another
+        segment = segment_create(name="Used", kind="static")
+        Distribution.objects.create(name="Spring welcome", status="live", segment=segment)
+        other = segment_create(name="Draft only", kind="static")
+        draft = Distribution.objects.create(name="Draft", segment=other)
+        # when / then: refused, naming the distribution, and nothing is lost
+        with pytest.raises(SegmentError, match="“Used” is used by the distribution “Spring"):
+            segment_delete(segment=segment)
+        assert Segment.objects.filter(pk=segment.pk).exists()
+        # a draft does not hold a segment: it just loses it
+        segment_delete(segment=other)
+        draft.refresh_from_db()
+        assert draft.segment_id is None
+
+
 def test_evaluate_all_and_the_debounced_trigger(
     partner_a, customers, django_capture_on_commit_callbacks
 ):
