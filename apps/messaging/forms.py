@@ -95,7 +95,10 @@ class EmailAccountForm(AccountForm):
         label="From",
         max_length=254,
         required=False,
-        help_text="e.g. “Alpha Retail <offers@alpha.example>”. Empty: the platform's sender.",
+        help_text=(
+            "Own SMTP server only, e.g. “Alpha Retail <offers@alpha.example>”. The platform's "
+            "sender always uses the operator's address."
+        ),
     )
     reply_to = forms.EmailField(label="Reply-To", required=False)
 

@@ -273,19 +273,30 @@ def _count(counts: dict[str, int], outcomes: list[dict[str, Any]]) -> None:
 def _send_rate_limited(
     adapter: Adapter, account: ChannelAccount | None, group: list[OutboxMessage]
 ) -> Iterator[list[tuple[OutboxMessage, SendResult | ChannelError]]]:
-    """Send `group` in chunks the account's rate limit allows; yields each chunk's results."""
+    """Send `group` through one `send_many` call (one SMTP connection for the batch), feeding
+    it messages as the account's rate limit allows; yields results in small chunks (every 50
+    messages or every second) so they are recorded before delivery reports can arrive."""
     by_id = {m.pk: m for m in group}
-    position = 0
-    while position < len(group):
-        take = len(group) - position
-        if account is not None:
-            take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
-        chunk = group[position : position + take]
-        position += take
-        yield [
-            (by_id[outgoing.id], result)
-            for outgoing, result in adapter.send_many(_outgoing(m) for m in chunk)
-        ]
+
+    def feed() -> Iterator[OutgoingMessage]:
+        position = 0
+        while position < len(group):
+            take = len(group) - position
+            if account is not None:
+                take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
+            for message in group[position : position + take]:
+                yield _outgoing(message)
+            position += take
+
+    chunk: list[tuple[OutboxMessage, SendResult | ChannelError]] = []
+    flushed = time.monotonic()
+    for outgoing, result in adapter.send_many(feed()):
+        chunk.append((by_id[outgoing.id], result))
+        if len(chunk) >= 50 or time.monotonic() - flushed >= 1:
+            yield chunk
+            chunk, flushed = [], time.monotonic()
+    if chunk:
+        yield chunk
 
 
 def acquire(bucket: str, per_second: int, wanted: int) -> int:

@@ -200,6 +200,9 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 # encrypts, every one decrypts: rotate by putting a new key first. Unset outside production: a
 # key derived from SECRET_KEY (config/settings/production.py refuses to start without one).
 CHANNEL_SECRET_KEYS = env_list("CHANNEL_SECRET_KEYS")
+# An address for "mailto:" unsubscribe requests, offered in List-Unsubscribe besides the
+# one-click link (some mail clients only offer mailto); empty: link only.
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO", "")
 # Seconds before a provider call gives up (connect and read); a timeout is retried.
 MESSAGING_TIMEOUT = env_int("MESSAGING_TIMEOUT", 10)
 # A send job claims this many messages at a time and sends them over one connection.

@@ -14,7 +14,7 @@ With `keep_messages=False` it keeps only the Message-IDs (bench/send's 20,000 me
 
 Run as a process for the benchmark: `python -m tests.fakes.smtp --port N`; it prints
 "ready" and then answers lines on stdin: "stats" → a JSON object
-{"received", "distinct", "connections"}, "reset", "quit".
+{"received", "distinct", "connections", "cpu"}, "reset", "quit".
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import email.policy
 import json
 import logging
 import re
+import resource
 import socket
 import sys
 import threading
@@ -191,12 +192,15 @@ class FakeSmtp:
             server.transport.abort()
         return "250 2.0.0 Message accepted"
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         with self._lock:
             return {
                 "received": len(self.message_ids),
                 "distinct": len(set(self.message_ids)),
                 "connections": self.connections,
+                # CPU seconds of the whole process (meaningful when it runs on its own)
+                "cpu": usage.ru_utime + usage.ru_stime,
             }
 
 

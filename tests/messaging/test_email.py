@@ -293,6 +293,25 @@ def test_platform_mode_uses_the_configured_backend(settings):
     assert "there is no server to connect to" in adapter.test_connection()
 
 
+def test_platform_mode_over_smtp_uses_the_platform_server_and_sender(smtp, settings):
+    # given the platform's sender is an SMTP server (the fake)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp.host, smtp.port
+    settings.DEFAULT_FROM_EMAIL = "Coupons <no-reply@coupons.test>"
+    adapter = EmailAdapter(config={"mode": "platform", "reply_to": "help@alpha.test"}, secrets={})
+    # when
+    checked = adapter.test_connection()
+    ((_, result),) = adapter.send_many([_message(1)])
+    # then the partner learns nothing of the operator's server or account
+    assert checked == (
+        "The platform's sender is ready: its server accepts mail from no-reply@coupons.test."
+    )
+    (received,) = smtp.received
+    assert received.mail_from == "no-reply@coupons.test"
+    assert received.message["Reply-To"] == "help@alpha.test"
+    assert result.provider_id == received.message["Message-ID"]
+
+
 # --- test connection ------------------------------------------------------------------------
 
 
