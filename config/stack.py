@@ -477,7 +477,11 @@ class Stack:
 
     def run_app(self) -> int:
         py = sys.executable
-        for step in (["migrate_schemas", "--noinput"], ["seed_demo"]):
+        for step in (
+            ["migrate_schemas", "--noinput"],
+            ["seed_demo"],
+            ["send_reminders", "--schedule"],  # the 5-minute tick: reminders, top-ups, events
+        ):
             rc = self.run_once(step[0], [py, "manage.py", *step], cwd=REPO)
             if rc != 0:
                 raise StackError(f"manage.py {step[0]} failed with exit code {rc}")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("merchants/", include("apps.redemptions.merchants_urls")),
     path("customers/", include("apps.customers.urls")),
     path("segments/", include("apps.customers.segments_urls")),
+    path("distributions/", include("apps.distributions.urls")),
     path("channels/", include("apps.messaging.urls")),
     path("", include("apps.messaging.urls_hooks")),
 ]

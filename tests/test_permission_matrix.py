@@ -27,6 +27,7 @@ from apps.brand.models import Allocation
 from apps.core.models import JobRun
 from apps.core.permissions import AUTHENTICATED, PUBLIC, WEBHOOK
 from apps.customers.models import Customer, CustomerImport, Segment
+from apps.distributions.models import Distribution
 from apps.messaging.models import ChannelAccount
 from apps.messaging.services import Draft, outbox_queue
 from apps.redemptions.services import Actor, voucher_redeem
@@ -58,6 +59,8 @@ SAMPLES = {
     "import_id": lambda ctx: ctx["customer_import"],
     "channel": lambda ctx: "email",
     "message_id": lambda ctx: ctx["message"],
+    "distribution_id": lambda ctx: ctx["distribution"],
+    "step": lambda ctx: 2,
 }
 
 ROLES_PUBLIC = {
@@ -142,6 +145,7 @@ def ctx(partner_a, merchant_a):
             channel="email", config={"mode": "smtp", "host": "127.0.0.1", "port": 9}
         )
         (message,) = outbox_queue([Draft(channel="sms", recipient="+14155550100", body_text="x")])
+        distribution = Distribution.objects.create(name="Matrix draft", kind="manual", step=1)
     api_key = ApiKey.objects.create(
         partner=partner_a,
         kind=ApiKey.Kind.MERCHANT,
@@ -165,6 +169,7 @@ def ctx(partner_a, merchant_a):
         "segment": segment.pk,
         "customer_import": customer_import.pk,
         "message": message.pk,
+        "distribution": distribution.pk,
     }
 
 

@@ -30,6 +30,7 @@ PARTNER_NAV = (
     NavItem("Campaigns", "campaigns:list", p.CAMPAIGNS_VIEW, "Partner"),
     NavItem("Customers", "customers:list", p.AUDIENCE_VIEW, "Partner"),
     NavItem("Segments", "segments:list", p.AUDIENCE_VIEW, "Partner"),
+    NavItem("Distributions", "distributions:list", p.DISTRIBUTIONS_VIEW, "Partner"),
     NavItem("Channels", "channels:list", p.CHANNELS_VIEW, "Partner"),
     NavItem("Outbox", "channels:outbox", p.CHANNELS_VIEW, "Partner"),
     NavItem("Merchants", "merchants:list", p.MERCHANTS_VIEW, "Partner"),

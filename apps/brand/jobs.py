@@ -79,6 +79,10 @@ def _generate(allocation_id: int, progress: Progress) -> None:
     Allocation.objects.filter(pk=allocation_id).update(
         status=Allocation.Status.SUCCEEDED, finished_at=timezone.now()
     )
+    # New codes: distributions paused because the pool ran dry pick up where they stopped.
+    from apps.distributions.fanout import distributions_resume_pool_paused
+
+    distributions_resume_pool_paused()
     progress.succeed(
         f"{allocation.quantity:,} codes of {program.name} are ready for {allocation.partner.name}.",
         result={"allocation_id": allocation_id, "campaign_id": campaign.pk},

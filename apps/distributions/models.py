@@ -95,9 +95,7 @@ class Distribution(models.Model):
 class DistributionCustomer(models.Model):
     """A customer picked by hand for a manual distribution."""
 
-    distribution = models.ForeignKey(
-        Distribution, on_delete=models.CASCADE, related_name="chosen"
-    )
+    distribution = models.ForeignKey(Distribution, on_delete=models.CASCADE, related_name="chosen")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
 
     class Meta:

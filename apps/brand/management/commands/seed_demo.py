@@ -26,6 +26,7 @@ from apps.customers.models import Customer, Order, Segment
 from apps.customers.orders import new_order_id
 from apps.customers.publications import vouchers_publish_bulk
 from apps.customers.segments import segment_create, segment_evaluate, segment_members_add
+from apps.distributions.demo import seed_distributions
 from apps.redemptions.merchant_services import merchant_campaigns_set
 from apps.redemptions.models import Channel, Merchant, Redemption
 from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
@@ -119,6 +120,7 @@ class Command(BaseCommand):
                 self.seed_merchants(partner, program)
                 self.seed_audience(partner, program)
                 self.seed_messages(partner)
+                seed_distributions(partner)
         rollups.flush()
 
     def seed_merchants(self, partner: Partner, program: Program) -> None:

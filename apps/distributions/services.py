@@ -1,0 +1,483 @@
+"""Distribution services (partner schema): check a draft, launch or activate it, pause,
+resume, archive, duplicate, and read its audience.
+
+State changes are conditional UPDATEs (`… WHERE status = 'draft'`), so a double-click or two
+staff members acting at once change the row once and enqueue the pipeline once. The pipeline
+itself (fan-out, automatic consumption, reminders) lives in fanout.py, automatic.py and
+reminders.py; this module only starts it, after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.campaigns.models import Voucher
+from apps.core.errors import DomainError
+from apps.customers.models import Event, SegmentMembership
+
+from .models import (
+    CHANNELS,
+    MAX_REMINDERS,
+    TRIGGER_EVENTS,
+    Activity,
+    Distribution,
+    DistributionCustomer,
+)
+
+Status = Distribution.Status
+Kind = Distribution.Kind
+Audience = Distribution.Audience
+
+# Why a distribution is paused (Distribution.pause_reason).
+PAUSED_BY_USER = "user"
+PAUSED_POOL_EMPTY = "pool_empty"
+PAUSED_CAMPAIGN = "campaign"  # the campaign became inactive or expired
+ACTIVATED = "activated"  # Activity.kind; its data["after_event"] is where events start
+
+STEP_NAMES = {
+    1: "Type",
+    2: "Name",
+    3: "Channels",
+    4: "Message",
+    5: "Reminders",
+    6: "Audience",
+    7: "Campaign",
+}
+# Keys the pipeline adds to a launched distribution's content; a duplicate drops them.
+PIPELINE_KEYS = ("template_id",)
+
+
+class DistributionError(DomainError):
+    """A distribution change that cannot be made, with a sentence saying what to do."""
+
+    key = "invalid_distribution"
+
+
+# --- Audience --------------------------------------------------------------------------------
+
+
+def audience_customer_ids_sql(distribution: Distribution) -> tuple[str, dict[str, Any]]:
+    """The SELECT of the audience's customer ids (one column, `customer_id`) and its named
+    parameters: the segment's members, the chosen customers, or nothing for an event
+    audience (an automatic distribution finds its customers in the event log)."""
+    if distribution.audience == Audience.SEGMENT and distribution.segment_id:
+        table = SegmentMembership._meta.db_table
+        return (
+            f"SELECT customer_id FROM {table} WHERE segment_id = %(audience_segment_id)s",  # noqa: S608 - model table name
+            {"audience_segment_id": distribution.segment_id},
+        )
+    if distribution.audience == Audience.CUSTOMERS and distribution.kind == Kind.MANUAL:
+        table = DistributionCustomer._meta.db_table
+        return (
+            f"SELECT customer_id FROM {table} "  # noqa: S608 - model table name
+            "WHERE distribution_id = %(audience_distribution_id)s",
+            {"audience_distribution_id": distribution.pk},
+        )
+    return "SELECT NULL::bigint AS customer_id WHERE false", {}
+
+
+def audience_size(distribution: Distribution) -> int:
+    """How many customers the audience has now (0 for an event audience)."""
+    sql, params = audience_customer_ids_sql(distribution)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) audience", params)  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+# --- Completeness ----------------------------------------------------------------------------
+
+
+def reminder_channels(distribution: Distribution) -> list[str]:
+    """The channels a reminder goes through: the distribution's, less MailChimp (it only
+    receives the code in a merge field, which a reminder would not change)."""
+    from .drafts import REMINDER_CHANNELS
+
+    return [c for c in distribution.channels or [] if c in REMINDER_CHANNELS]
+
+
+def _content_problems(channel: str, content: Any, *, reminder: bool = False) -> list[str]:
+    """What is missing or wrong in one channel's message: the wizard's own rules
+    (apps.distributions.drafts.content_problems), so the review page, the step forms and
+    launch agree."""
+    from .drafts import content_problems
+
+    return content_problems(
+        channel, content if isinstance(content, dict) else {}, reminder=reminder
+    )
+
+
+def distribution_check_complete(distribution: Distribution) -> list[tuple[int, str]]:
+    """The steps still missing something, as (step number, problem), in step order. Empty
+    means the draft can be launched (manual) or activated (automatic)."""
+    d = distribution
+    missing: list[tuple[int, str]] = []
+    if d.kind not in Kind.values:
+        missing.append((1, "Choose manual or automatic."))
+    name = " ".join((d.name or "").split())
+    if not name:
+        missing.append((2, "Give the distribution a name."))
+    elif Distribution.objects.filter(name__iexact=name).exclude(pk=d.pk).exists():
+        missing.append((2, f"Another distribution is already named “{name}”; rename this one."))
+    channels = [c for c in (d.channels or []) if c in CHANNELS]
+    if not channels or len(channels) != len(d.channels or []):
+        missing.append((3, "Add at least one channel (email, SMS, MailChimp or Intercom)."))
+    for channel in channels:
+        for problem in _content_problems(channel, (d.content or {}).get(channel)):
+            missing.append((4, problem))
+    reminders = d.reminders or []
+    if len(reminders) > MAX_REMINDERS:
+        missing.append((5, f"Keep at most {MAX_REMINDERS} reminders."))
+    for number, reminder in enumerate(reminders[:MAX_REMINDERS], start=1):
+        reminder = reminder if isinstance(reminder, dict) else {}
+        if _days(reminder) < 1:
+            missing.append((5, f"Reminder {number}: send it at least 1 day after the message."))
+        content = reminder.get("content") or {}
+        for channel in reminder_channels(d):
+            for problem in _content_problems(channel, content.get(channel), reminder=True):
+                missing.append((5, f"Reminder {number}, {problem}"))
+    missing.extend((6, problem) for problem in _audience_problems(d))
+    missing.extend((7, problem) for problem in _campaign_problems(d))
+    return missing
+
+
+def _days(reminder: dict[str, Any]) -> int:
+    try:
+        return int(reminder.get("days") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _audience_problems(d: Distribution) -> list[str]:
+    allowed = (
+        (Audience.SEGMENT, Audience.CUSTOMERS)
+        if d.kind == Kind.MANUAL
+        else (Audience.SEGMENT, Audience.EVENT)
+    )
+    if d.audience not in allowed:
+        return [
+            "Choose who receives it: a segment or chosen customers."
+            if d.kind == Kind.MANUAL
+            else "Choose what triggers it: entering a segment or a customer event."
+        ]
+    if d.audience == Audience.SEGMENT and not d.segment_id:
+        return ["Choose a segment (its segment may have been deleted)."]
+    if d.audience == Audience.CUSTOMERS and not d.chosen.exists():
+        return ["Choose at least one customer."]
+    if d.audience == Audience.EVENT and d.trigger_event not in TRIGGER_EVENTS:
+        return ["Choose the customer event that triggers it."]
+    return []
+
+
+def _campaign_problems(d: Distribution) -> list[str]:
+    campaign = d.campaign
+    if campaign is None:
+        return ["Choose the campaign whose codes are sent."]
+    if not campaign.active:
+        return [f"Campaign “{campaign.name}” is inactive; choose another campaign."]
+    if campaign.expiration_date and campaign.expiration_date <= timezone.now():
+        return [f"Campaign “{campaign.name}” has expired; choose another campaign."]
+    return []
+
+
+def _require_complete(distribution: Distribution, verb: str) -> None:
+    missing = distribution_check_complete(distribution)
+    if missing:
+        step, problem = missing[0]
+        raise DistributionError(
+            f"This draft cannot be {verb} yet: step {step} ({STEP_NAMES[step]}) — {problem}",
+            key="distribution_incomplete",
+            details="\n".join(f"Step {s} ({STEP_NAMES[s]}): {p}" for s, p in missing),
+        )
+
+
+# --- Activity --------------------------------------------------------------------------------
+
+
+def activity_log(
+    distribution: Distribution | int, kind: str, message: str, **data: Any
+) -> Activity:
+    distribution_id = distribution if isinstance(distribution, int) else distribution.pk
+    return Activity.objects.create(
+        distribution_id=distribution_id, kind=kind, message=message[:300], data=data
+    )
+
+
+def _who(actor: Any) -> str:
+    return getattr(actor, "email", "") or "the system"
+
+
+# --- Launch, activate ------------------------------------------------------------------------
+
+
+def _go_live(distribution: Distribution, *, kind: str, size: int) -> bool:
+    """draft → live, once. False when someone else already did it (a double click)."""
+    now = timezone.now()
+    changed = Distribution.objects.filter(
+        pk=distribution.pk, status=Status.DRAFT, kind=kind
+    ).update(
+        status=Status.LIVE,
+        pause_reason="",
+        step=7,
+        launched_at=now,
+        audience_size=size,
+        updated_at=now,
+    )
+    distribution.refresh_from_db()
+    return bool(changed)
+
+
+def _not_a_draft(distribution: Distribution, verb: str) -> DistributionError:
+    return DistributionError(
+        f"“{distribution.name}” is {distribution.get_status_display().lower()}, so it cannot "
+        f"be {verb}. Duplicate it to send it to new customers.",
+        key="distribution_not_draft",
+    )
+
+
+@transaction.atomic
+def distribution_launch(*, distribution: Distribution, actor: Any) -> Distribution:
+    """Launch a manual draft: it goes live and the fan-out job (publish a code and queue the
+    messages for every customer of the audience) starts after commit. Launching twice
+    launches once: the second call returns the live distribution."""
+    if distribution.kind != Kind.MANUAL:
+        raise DistributionError(
+            "An automatic distribution is activated, not launched.", key="wrong_kind"
+        )
+    if distribution.status != Status.DRAFT:
+        distribution.refresh_from_db()
+        if distribution.launched_at:
+            return distribution
+        raise _not_a_draft(distribution, "launched")
+    _require_complete(distribution, "launched")
+    _evaluate_if_never(distribution)
+    size = audience_size(distribution)
+    if not _go_live(distribution, kind=Kind.MANUAL, size=size):
+        if distribution.launched_at:  # the other click won: it enqueued the fan-out
+            return distribution
+        raise _not_a_draft(distribution, "launched")
+    from .fanout import templates_ensure
+    from .jobs import enqueue_fanout
+
+    templates_ensure(distribution)
+    activity_log(
+        distribution,
+        "launched",
+        f"Launched by {_who(actor)} to {size:,} customers.",
+        audience_size=size,
+    )
+    enqueue_fanout(distribution.pk)
+    return distribution
+
+
+def _evaluate_if_never(distribution: Distribution) -> None:
+    """An active segment created inline in the wizard may not have been evaluated yet: its
+    membership table is empty until then, and the fan-out would find nobody."""
+    segment = distribution.segment
+    if segment is not None and segment.kind == "active" and segment.evaluated_at is None:
+        from apps.customers.segments import segment_evaluate
+
+        segment_evaluate(segment=segment)
+
+
+@transaction.atomic
+def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribution:
+    """Activate an automatic draft: from now on each customer who meets the trigger gets a
+    code and the messages, once. With `include_current_members`, the segment's current
+    members are served right away too (a fan-out; the distribution stays live)."""
+    if distribution.kind != Kind.AUTOMATIC:
+        raise DistributionError(
+            "A manual distribution is launched, not activated.", key="wrong_kind"
+        )
+    if distribution.status != Status.DRAFT:
+        distribution.refresh_from_db()
+        if distribution.launched_at:
+            return distribution
+        raise _not_a_draft(distribution, "activated")
+    _require_complete(distribution, "activated")
+    _evaluate_if_never(distribution)
+    current = distribution.audience == Audience.SEGMENT and distribution.include_current_members
+    size = audience_size(distribution) if current else 0
+    if not _go_live(distribution, kind=Kind.AUTOMATIC, size=size):
+        if distribution.launched_at:
+            return distribution
+        raise _not_a_draft(distribution, "activated")
+    from .fanout import templates_ensure
+    from .jobs import enqueue_fanout
+
+    templates_ensure(distribution)
+    if distribution.audience == Audience.SEGMENT:
+        trigger = f"entering the segment “{distribution.segment.name}”"
+    else:
+        trigger = TRIGGER_EVENTS.get(distribution.trigger_event, distribution.trigger_event)
+        trigger = f"the event “{trigger}”"
+    message = f"Activated by {_who(actor)}: fires on {trigger}."
+    if current:
+        message += f" The {size:,} current members are served now."
+    # Events up to now are history: the consumer starts after the newest one (ids, not
+    # timestamps: now() is a transaction's start, so a timestamp cut would be fuzzy).
+    after_event = Event.objects.aggregate(last=Max("id"))["last"] or 0
+    activity_log(distribution, ACTIVATED, message, audience_size=size, after_event=after_event)
+    if current:
+        enqueue_fanout(distribution.pk)
+    return distribution
+
+
+# --- Pause, resume, archive, duplicate ------------------------------------------------------
+
+
+@transaction.atomic
+def distribution_pause(*, distribution: Distribution, actor: Any) -> Distribution:
+    """Stop publishing and queueing (messages already queued still go out). A distribution
+    paused because its pool ran out becomes paused by the user: a top-up no longer resumes
+    it."""
+    changed = Distribution.objects.filter(
+        pk=distribution.pk, status__in=[Status.LIVE, Status.PAUSED]
+    ).exclude(status=Status.PAUSED, pause_reason=PAUSED_BY_USER)
+    if not changed.update(
+        status=Status.PAUSED, pause_reason=PAUSED_BY_USER, updated_at=timezone.now()
+    ):
+        distribution.refresh_from_db()
+        if distribution.status == Status.PAUSED:
+            return distribution
+        raise DistributionError(
+            f"Only a live distribution can be paused; “{distribution.name}” is "
+            f"{distribution.get_status_display().lower()}.",
+            key="distribution_not_live",
+        )
+    distribution.refresh_from_db()
+    activity_log(distribution, "paused", f"Paused by {_who(actor)}.")
+    return distribution
+
+
+def free_codes(distribution: Distribution) -> int:
+    if not distribution.campaign_id:
+        return 0
+    return Voucher.objects.available().filter(campaign_id=distribution.campaign_id).count()
+
+
+@transaction.atomic
+def distribution_resume(*, distribution: Distribution, actor: Any) -> Distribution:
+    """paused → live; the customers still waiting are served (and, for an automatic
+    distribution, the events that arrived during the pause are handled)."""
+    distribution.refresh_from_db()
+    if distribution.status == Status.LIVE:
+        return distribution
+    if distribution.status != Status.PAUSED:
+        raise DistributionError(
+            f"Only a paused distribution can be resumed; “{distribution.name}” is "
+            f"{distribution.get_status_display().lower()}.",
+            key="distribution_not_paused",
+        )
+    if distribution.pause_reason == PAUSED_POOL_EMPTY and not free_codes(distribution):
+        raise DistributionError(
+            f"The pool of “{distribution.campaign.name}” is still empty. Ask the brand for a "
+            "top-up; the distribution resumes by itself when the codes arrive.",
+            key="pool_empty",
+        )
+    if distribution.pause_reason == PAUSED_CAMPAIGN and _campaign_problems(distribution):
+        raise DistributionError(
+            _campaign_problems(distribution)[0].replace("choose another campaign", "ask the brand")
+            + " It can be resumed once the campaign is usable again.",
+            key="campaign_unusable",
+        )
+    changed = Distribution.objects.filter(pk=distribution.pk, status=Status.PAUSED).update(
+        status=Status.LIVE, pause_reason="", updated_at=timezone.now()
+    )
+    distribution.refresh_from_db()
+    if changed:
+        from .jobs import enqueue_consume, enqueue_fanout
+
+        activity_log(distribution, "resumed", f"Resumed by {_who(actor)}.")
+        enqueue_fanout(distribution.pk)
+        if distribution.kind == Kind.AUTOMATIC:
+            enqueue_consume(distribution.pk)
+    return distribution
+
+
+@transaction.atomic
+def distribution_archive(*, distribution: Distribution, actor: Any) -> Distribution:
+    """Put it away: nothing more is published or queued (a live one stops). Messages already
+    queued still go out; reminders stop."""
+    changed = (
+        Distribution.objects.filter(pk=distribution.pk)
+        .exclude(status=Status.ARCHIVED)
+        .update(status=Status.ARCHIVED, updated_at=timezone.now())
+    )
+    distribution.refresh_from_db()
+    if changed:
+        activity_log(distribution, "archived", f"Archived by {_who(actor)}.")
+    return distribution
+
+
+@transaction.atomic
+def distribution_delete(*, distribution: Distribution, actor: Any) -> None:
+    """Delete a draft (a conditional DELETE: a draft launched meanwhile in another tab is
+    kept, and the person is told to archive it instead)."""
+    deleted, _ = Distribution.objects.filter(pk=distribution.pk, status=Status.DRAFT).delete()
+    if not deleted:
+        raise DistributionError(
+            f"“{distribution.name}” has been launched, so it cannot be deleted; archive it to "
+            "put it away (its numbers stay).",
+            key="distribution_not_draft",
+        )
+
+
+def _copy_name(name: str) -> str:
+    base = f"Copy of {name}"[:110]
+    candidate, number = base, 2
+    while Distribution.objects.filter(name__iexact=candidate).exists():
+        candidate = f"{base} ({number})"
+        number += 1
+    return candidate
+
+
+def _strip_pipeline_keys(content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        channel: {k: v for k, v in (values or {}).items() if k not in PIPELINE_KEYS}
+        for channel, values in (content or {}).items()
+    }
+
+
+@transaction.atomic
+def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distribution:
+    """A new draft with the same steps (“Copy of …”, a unique name); the wizard reopens it at
+    the step the original had reached. Chosen customers are copied too."""
+    copy = Distribution.objects.create(
+        name=_copy_name(distribution.name),
+        kind=distribution.kind,
+        status=Status.DRAFT,
+        step=distribution.step,
+        channels=list(distribution.channels or []),
+        content=_strip_pipeline_keys(distribution.content),
+        reminders=[
+            {**reminder, "content": _strip_pipeline_keys(reminder.get("content", {}))}
+            for reminder in (distribution.reminders or [])
+        ],
+        audience=distribution.audience,
+        segment_id=distribution.segment_id,
+        trigger_event=distribution.trigger_event,
+        include_current_members=distribution.include_current_members,
+        campaign_id=distribution.campaign_id,
+        created_by_id=getattr(actor, "pk", None),
+    )
+    DistributionCustomer.objects.bulk_create(
+        [
+            DistributionCustomer(distribution=copy, customer_id=customer_id)
+            for customer_id in distribution.chosen.values_list("customer_id", flat=True)
+        ]
+    )
+    activity_log(
+        distribution,
+        "duplicated",
+        f"Duplicated by {_who(actor)} into “{copy.name}”.",
+        copy_id=copy.pk,
+    )
+    return copy
+
+
+def recipients_waiting(distribution: Distribution) -> int:
+    return distribution.recipients.exclude(status="messaged").count()
