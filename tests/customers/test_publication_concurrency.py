@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django_tenants.utils import schema_context
 
 from apps.brand import rollups
@@ -27,19 +27,8 @@ POOL = 40
 
 
 @pytest.fixture(autouse=True)
-def _empty_partner_schemas(django_db_blocker):
-    """These tests commit, and the flush after them empties only public tables: empty the
-    partner schemas too, so later tests start clean."""
-    yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
-            "FROM information_schema.tables WHERE table_schema IN ('p_alpha', 'p_beta') "
-            "AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'"
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        if tables:
-            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+def _empty_partner_schemas(empty_partner_schemas):
+    """These tests commit: empty the partner schemas after each (tests/conftest.py)."""
 
 
 def publish_at_once(schema: str, campaign_id: int, customer_ids: list[int]) -> list[object]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.served import ServedFake
+
 
 @dataclass
 class Answer:
@@ -33,7 +35,7 @@ def error_list(code: str, message: str) -> dict[str, Any]:
     }
 
 
-class ScriptedIntercom:
+class ScriptedIntercom(ServedFake):
     def __init__(self, default: Answer | None = None) -> None:
         self.default = default or Answer(500, error_list("server_error", "Server error"))
         self.queue: list[Answer] = []
@@ -50,35 +52,6 @@ class ScriptedIntercom:
         with self._lock:
             self.requests.append((method, path, headers, body))
             return self.queue.pop(0) if self.queue else self.default
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ScriptedIntercom:
-        owner = self
-
-        class Handler(_Handler):
-            fake = owner
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> ScriptedIntercom:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -114,3 +87,6 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server's naming
+
+
+ScriptedIntercom.handler = _Handler

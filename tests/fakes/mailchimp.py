@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.served import ServedFake
+
 API_KEY = "0123456789abcdef0123456789abcdef-us21"
 LIST_ID = "a1b2c3d4e5"
 
@@ -57,7 +59,7 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
 
 
-class FakeMailchimp:
+class FakeMailchimp(ServedFake):
     """Start with `start()` (or as a context manager); `url` is the address to give the
     adapter through settings.MAILCHIMP_API_BASE_URL."""
 
@@ -113,35 +115,6 @@ class FakeMailchimp:
         return self.members.get((list_id, subscriber_hash(email)))
 
     # --- server ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeMailchimp:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeMailchimp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- the API --------------------------------------------------------------------------
 
@@ -239,7 +212,7 @@ class FakeMailchimp:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    owner: FakeMailchimp
+    fake: FakeMailchimp
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
@@ -252,11 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         path = self.path.split("?", 1)[0]
-        status, payload, headers = self.owner.handle(
+        status, payload, headers = self.fake.handle(
             method, path, self.headers.get("Authorization", ""), body
         )
-        if self.owner.delay:
-            time.sleep(self.owner.delay)
+        if self.fake.delay:
+            time.sleep(self.fake.delay)
         if isinstance(payload, Failure) and payload.empty:
             data, content_type = b"", None
         elif isinstance(payload, Failure):
@@ -284,3 +257,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:  # noqa: N802
         self._serve("PUT")
+
+
+FakeMailchimp.handler = _Handler

@@ -155,3 +155,19 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def checked_email(address: str) -> str:
+    """The address, trimmed; a PermanentError when it is not an email address (a provider
+    would refuse it anyway, with a less helpful answer)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = address.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise PermanentError(
+            "invalid_address", f"“{email}” is not a valid email address."
+        ) from None
+    return email

@@ -21,8 +21,6 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from intercom import (
     CreateContactRequestWithEmail,
     CreateMessageRequest_Email,
@@ -43,6 +41,7 @@ from apps.messaging.adapters.base import (
     PermanentError,
     RetryableError,
     SendResult,
+    checked_email,
     http_error,
     parse_retry_after,
 )
@@ -73,13 +72,7 @@ class IntercomAdapter(BaseAdapter):
     # --- sending --------------------------------------------------------------------------
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        email = message.to.strip()
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise PermanentError(
-                "invalid_address", f"“{email}” is not a valid email address."
-            ) from None
+        email = checked_email(message.to)
         attribute = self.attribute or str(message.payload.get("attribute") or "")
         if not attribute:
             raise PermanentError(

@@ -23,8 +23,6 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from mailchimp_marketing import Client
 from mailchimp_marketing.api_client import ApiClientError
 
@@ -35,6 +33,7 @@ from apps.messaging.adapters.base import (
     PermanentError,
     RetryableError,
     SendResult,
+    checked_email,
     http_error,
     parse_retry_after,
 )
@@ -93,13 +92,7 @@ class MailchimpAdapter(BaseAdapter):
     # --- sending --------------------------------------------------------------------------
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        email = message.to.strip()
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise PermanentError(
-                "invalid_address", f"“{email}” is not a valid email address."
-            ) from None
+        email = checked_email(message.to)
         field_name = self.merge_field or str(message.payload.get("merge_field") or "COUPON")
         merge_fields = {**message.payload.get("merge_fields", {})}
         merge_fields[field_name] = str(message.payload.get("value", ""))
