@@ -4,20 +4,25 @@ unsubscribe link (page, one-click POST without CSRF, forged and cross-partner to
 
 from __future__ import annotations
 
+import random
 import re
+import smtplib
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.core import mail, signing
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer, Event
 from apps.messaging.adapters.base import OutgoingMessage, PermanentError, RetryableError
 from apps.messaging.adapters.email import EmailAdapter
+from apps.messaging.adapters.smtp_wire import quote as _quote
 from apps.messaging.crypto import encrypt_secrets
 from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
@@ -312,6 +317,184 @@ def test_platform_mode_over_smtp_uses_the_platform_server_and_sender(smtp, setti
     assert result.provider_id == received.message["Message-ID"]
 
 
+# --- the message as bytes -------------------------------------------------------------------
+
+_DATE = re.compile(rb"^Date: [^\r]*\r\n", re.MULTILINE)
+
+
+def _django_bytes(adapter: EmailAdapter, message: OutgoingMessage, boundary: str) -> bytes:
+    """What Django writes for the message (the way _transmit sends it), Date left out."""
+    mime = adapter._email(message, "<1.2.3@alpha.test>").message()
+    if mime.is_multipart():
+        mime.set_boundary(f"=={boundary}==")
+    return _DATE.sub(b"Date: -\r\n", mime.as_bytes(linesep="\r\n"))
+
+
+def _raw_bytes(adapter: EmailAdapter, message: OutgoingMessage, boundary: str) -> bytes | None:
+    raw = adapter._raw(message, "<1.2.3@alpha.test>", boundary=boundary)
+    return None if raw is None else _DATE.sub(b"Date: -\r\n", raw.content)
+
+
+_LONG_LINK = "<http://localhost:8000/p/alpha/m/u/WzEsImVtYWlsIl0:1uABCDEFGHIJKLMNOPQRSTUVWXYZab/>"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"html": ""},
+        {"subject": "Café für Zoë — 10 % de réduction", "name": "Zoë Ünal"},
+        {"text": "Grüße\r\nline two\rline three\n", "html": "<p>€ 5</p>\r\n"},
+        {"name": 'Smith, "Jo" (VIP)', "to": "jo.smith+vip@Example-Shop.TEST"},
+        {"subject": "A long subject that will have to be folded " * 3},
+        {"subject": "x" * 120, "name": ""},
+        {"headers": {"List-Unsubscribe": f"{_LONG_LINK}, <mailto:u@alpha.test?subject=u>"}},
+        {"headers": {"List-Unsubscribe": _LONG_LINK, "X-Campaign": "Été  2024 "}},
+        {"text": "z" * 998 + "\n" + "é" * 499},
+    ],
+)
+def test_the_message_written_directly_is_byte_for_byte_djangos(smtp, changes):
+    # given
+    adapter = _adapter(smtp, reply_to="help@alpha.test")
+    message = replace(_message(7), **{"name": "Ann Example", **changes})
+    # when
+    raw = _raw_bytes(adapter, message, "ab" * 16)
+    # then
+    assert raw is not None
+    assert raw == _django_bytes(adapter, message, "ab" * 16)
+
+
+def test_random_messages_are_written_as_django_writes_them_or_left_to_it(smtp):
+    # given messages made of characters that make header folding and encoding differ
+    rng = random.Random(8)  # noqa: S311 - reproducible test data
+    alphabet = "abcXYZ  \t,;:\"'<>()@.\\=?_-éü€\x7f"
+    adapter = _adapter(smtp, reply_to="help@alpha.test")
+
+    def text(longest: int) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+
+    written = 0
+    for n in range(400):
+        message = replace(
+            _message(n),
+            name=rng.choice(["", text(12), text(90)]),
+            subject=rng.choice([text(20), text(100), "w" * rng.randint(60, 120)]),
+            text=rng.choice(["a", text(40), "é\n" * 3, "z" * 999, "a\r\n\r\nb\n"]),
+            html=rng.choice(["", "<p>" + text(20), "<b>é</b>\r"]),
+            headers={"X-Tag": text(100)} if n % 2 else _message(n).headers,
+        )
+        # when
+        raw = _raw_bytes(adapter, message, f"{n:032x}")
+        # then
+        if raw is not None:
+            written += 1
+            assert raw == _django_bytes(adapter, message, f"{n:032x}"), message
+    assert written > 300
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"text": "y" * 999},  # Django switches to quoted-printable
+        {"subject": "Hello\nBcc: everyone@example.test"},  # Django refuses it
+        {"name": "Ann\r\n"},
+        {"headers": {"Date": "Mon, 1 Jan 2024 00:00:00 -0000"}},
+        {"headers": {"to": "someone@else.test"}},
+        {"headers": {"Bad Name": "x"}},
+        {"to": '"ann smith"@example.test'},
+        {"text": ""},
+        {"text": "lone \udc80 surrogate"},
+    ],
+)
+def test_unusual_messages_are_left_to_django(smtp, changes):
+    message = replace(_message(1), **changes)
+    assert _adapter(smtp)._raw(message, "<1@alpha.test>") is None
+
+
+def test_a_charset_other_than_utf8_is_left_to_django(smtp, settings):
+    settings.DEFAULT_CHARSET = "iso-8859-1"
+    assert _adapter(smtp)._raw(_message(1), "<1@alpha.test>") is None
+
+
+def test_written_messages_arrive_with_their_headers_parts_and_encodings(smtp):
+    # given one plain message, one in other scripts, and one Django writes (a long line)
+    adapter = _adapter(smtp, reply_to="help@alpha.test")
+    plain = _message(1)
+    accented = replace(
+        _message(2),
+        subject="Ваш код: ABC-2 🎁",
+        name="Zoë, the First",
+        text="Grüße\nCode: ABC-2",
+        html="<p>Grüße <b>ABC-2</b></p>",
+    )
+    long_line = replace(_message(3), text="Code " * 300)
+    # when
+    results = [r for _, r in adapter.send_many([plain, accented, long_line])]
+    # then all three arrive, over one connection, each with its own Message-ID
+    assert smtp.connections == 1
+    assert [r.message["Message-ID"] for r in smtp.received] == [r.provider_id for r in results]
+    first, second, third = (r.message for r in smtp.received)
+    assert [r.rcpt_tos for r in smtp.received] == [[m.to] for m in (plain, accented, long_line)]
+    assert first["Subject"] == "Your code 1" and first["To"] == "r1@example.test"
+    assert first["From"] == "Alpha Retail <offers@alpha.test>"
+    assert first["Reply-To"] == "help@alpha.test" and first["Date"] is not None
+    assert first["MIME-Version"] == "1.0"
+    assert first.get_content_type() == "multipart/alternative"
+    text, html = first.get_payload()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert text["Content-Transfer-Encoding"] == html["Content-Transfer-Encoding"] == "7bit"
+    assert text.get_content_charset() == html.get_content_charset() == "utf-8"
+    assert second["Subject"] == "Ваш код: ABC-2 🎁"
+    assert second["To"].addresses[0].display_name == "Zoë, the First"
+    assert second.get_body(("plain",)).get_content() == "Grüße\r\nCode: ABC-2"
+    assert second.get_body(("html",)).get_content() == "<p>Grüße <b>ABC-2</b></p>"
+    assert second.get_body(("plain",))["Content-Transfer-Encoding"] == "8bit"
+    assert third.get_body(("plain",))["Content-Transfer-Encoding"] == "quoted-printable"
+    assert third.get_body(("plain",)).get_content() == "Code " * 300
+    assert all(len(line) <= 998 for r in smtp.received for line in r.content.split(b"\r\n"))
+
+
+def test_a_header_with_a_newline_still_fails_as_before(smtp):
+    # given
+    bad = replace(_message(1), subject="Hi\nBcc: all@example.test")
+    # when
+    results = [r for _, r in _adapter(smtp).send_many([bad, _message(2)])]
+    # then the bad one fails with its reason and the batch goes on
+    assert isinstance(results[0], PermanentError) and results[0].key == "invalid_message"
+    assert results[1].provider_id
+    assert [r.rcpt_tos for r in smtp.received] == [["r2@example.test"]]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ann@example.test",
+        "o'neil+tag@Sub.Example-Shop.TEST",
+        "Alpha Retail <offers@alpha.test>",
+        '"Smith, Jo" <jo@example.test>',
+        '"ann smith"@example.test',
+        "a..b@example.test",
+        "nonsense",
+        "<>",
+        "",
+    ],
+)
+def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address):
+    assert _quote(address) == smtplib.quoteaddr(address)
+
+
+def test_the_envelope_has_the_plain_addresses(smtp):
+    # given a sender with a display name and a recipient with a name
+    adapter = _adapter(smtp)
+    message = replace(_message(1), name="Ann, Example")
+    # when
+    adapter.send(message)
+    # then MAIL FROM and RCPT TO carry the addresses only
+    (received,) = smtp.received
+    assert received.mail_from == "offers@alpha.test"
+    assert received.rcpt_tos == ["r1@example.test"]
+
+
 # --- test connection ------------------------------------------------------------------------
 
 
@@ -404,6 +587,25 @@ def test_queued_emails_are_delivered_with_unsubscribe_headers(partner_a, smtp):
         row = OutboxMessage.objects.get()
         assert row.status == Status.SENT and row.sent_at is not None
         assert row.provider_id == headers["Message-ID"]
+
+
+def test_sending_a_batch_reads_nothing_row_by_row(partner_a, smtp):
+    # The claim leaves out the columns sending does not read: reading one would cost a query
+    # per row, so the number of queries must not grow with the batch.
+    with schema_context(partner_a.schema_name):
+        # given
+        _account(smtp, rate_limit=1000)
+        _queue(*(_customer(f"a{n}@example.test") for n in range(2)))
+        with CaptureQueriesContext(connection) as two:
+            outbox_send("email")
+        _queue(*(_customer(f"b{n}@example.test") for n in range(8)))
+        # when
+        with CaptureQueriesContext(connection) as eight:
+            totals = outbox_send("email")
+        # then
+        assert totals["sent"] == 8 and len(smtp.received) == 10
+        assert len(eight.captured_queries) == len(two.captured_queries)
+        assert set(OutboxMessage.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_the_queue_kick_starts_the_send_job(
