@@ -16,3 +16,6 @@ EMAIL_FILE_PATH = BASE_DIR / ".data" / "mail"
 
 # Served from the source folders through finders; collectstatic is for production.
 STATIC_ROOT = None
+
+# Links in messages (unsubscribe, code images) point at this running server.
+SITE_URL = env_str("SITE_URL", f"http://localhost:{env_str('PORT', '8000')}").rstrip("/")
