@@ -514,3 +514,38 @@ def test_launch_evaluates_a_segment_never_evaluated(partner_a):
         distribution.refresh_from_db()
         assert segment.evaluated_at is not None
         assert distribution.audience_size == 2
+
+
+def test_a_brand_top_up_resumes_a_distribution_paused_for_an_empty_pool(
+    partner_a, partner_user_a, brand_admin, run_jobs, django_capture_on_commit_callbacks
+):
+    """The whole path: the brand's top-up job adds codes to the campaign and the paused
+    distribution picks up where it stopped, with no one resuming it by hand."""
+    from apps.brand.jobs import allocation_generate
+    from apps.brand.services import allocation_create
+    from apps.campaigns.models import Campaign
+    from tests.factories import ProgramFactory
+
+    # given a program allocated with 5 codes and a distribution to 8 customers on it
+    program = ProgramFactory(name="Top-up", code_pattern="TOP-####-####")
+    first = allocation_create(actor=brand_admin, program=program, partner=partner_a, quantity=5)
+    with schema_context("p_alpha"):
+        allocation_generate(first.pk)
+        pool = Campaign.objects.get(program_id=program.pk)
+        people = setup.customers(8)
+        d = setup.distribution(segment=setup.static_segment(people), campaign=pool)
+        distribution_launch(distribution=d, actor=partner_user_a)
+        fanout_run(d.pk)
+        d.refresh_from_db()
+        assert (d.status, d.pause_reason) == ("paused", "pool_empty")
+    # when the brand tops up the pool and a worker runs the jobs
+    top_up = allocation_create(actor=brand_admin, program=program, partner=partner_a, quantity=5)
+    with schema_context("p_alpha"), django_capture_on_commit_callbacks(execute=True):
+        allocation_generate(top_up.pk)
+    run_jobs()
+    # then every customer has a code and the distribution is complete
+    with schema_context("p_alpha"):
+        d.refresh_from_db()
+        got = setup.tally(d)
+        assert d.status == "completed"
+        assert got["publications"] == 8 and got["waiting"] == 0
