@@ -14,20 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import schema_context
-
-from apps.tenancy.models import Partner
+from apps.tenancy.commands import PerPartnerCommand
 
 
-class Command(BaseCommand):
+class Command(PerPartnerCommand):
     help = "Queue the due reminders of every partner's distributions (or of --partner)."
+    job = "apps.distributions.jobs.reminders_job"
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--partner", help="slug of one partner")
-        parser.add_argument(
-            "--enqueue", action="store_true", help="queue one job per partner instead"
-        )
+        super().add_arguments(parser)
         parser.add_argument(
             "--schedule",
             action="store_true",
@@ -36,29 +31,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from apps.core.jobs import enqueue
-        from apps.distributions.jobs import reminders_schedule
-        from apps.distributions.reminders import reminders_send
-
         if options["schedule"]:
+            from apps.distributions.jobs import reminders_schedule
+
             scheduled = reminders_schedule()
             self.stdout.write("tick scheduled" if scheduled else "tick already scheduled")
             return
+        super().handle(*args, **options)
 
-        partners = Partner.objects.ready().order_by("slug")
-        if options["partner"]:
-            partners = partners.filter(slug=options["partner"])
-            if not partners.exists():
-                raise CommandError(f"No ready partner with the slug “{options['partner']}”.")
-        for partner in partners:
-            with schema_context(partner.schema_name):
-                if options["enqueue"]:
-                    enqueue("apps.distributions.jobs.reminders_job")
-                    self.stdout.write(f"{partner.slug}: queued")
-                    continue
-                totals = reminders_send()
-            self.stdout.write(
-                f"{partner.slug}: {totals['recipients']} reminders queued in "
-                f"{totals['distributions']} distributions, {totals['canceled']} canceled "
-                "(code redeemed)"
-            )
+    def run_in_partner(self) -> str:
+        from apps.distributions.reminders import reminders_send
+
+        totals = reminders_send()
+        return (
+            f"{totals['recipients']} reminders queued in {totals['distributions']} "
+            f"distributions, {totals['canceled']} canceled (code redeemed)"
+        )
