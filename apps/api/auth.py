@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from django.db import connection
@@ -29,7 +29,7 @@ from apps.accounts.apikeys import api_key_touch, token_matches
 from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import API_MERCHANT, API_PARTNER
 from apps.api.errors import ApiError, new_request_id
-from apps.core.sql import prepared
+from apps.core.sql import SEARCH_PATH_COLUMN, prepared_before_search_path, search_path_checked
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor
 from apps.tenancy.models import Partner
@@ -62,19 +62,27 @@ _PARTNER_CACHE_MAX = 10_000
 _KEY_FIELDS = ApiKey._meta.concrete_fields
 _MERCHANT_FIELDS = Merchant._meta.concrete_fields
 _USER_FIELDS = User._meta.concrete_fields
-# One query for the key, its merchant (in the partner schema, first on the search path) and
-# the merchant's login: the hot path of every API call.
+# One query for the key, its merchant (in the partner schema) and the merchant's login: the
+# hot path of every API call. Every table is named with its schema, so it runs before the
+# search_path is set, and it reads the search_path so the SET can be skipped when the
+# connection is already in this partner's schema (apps.core.sql.search_path_checked).
 _KEY_SQL = """
-    SELECT {key}, {merchant}, {user}
+    SELECT {key}, {merchant}, {user}, {search_path}
     FROM public.accounts_apikey k
-    LEFT JOIN redemptions_merchant m ON m.id = k.merchant_id
+    LEFT JOIN {{schema}}.redemptions_merchant m ON m.id = k.merchant_id
     LEFT JOIN public.accounts_user u ON u.id = m.user_id
     WHERE k.app_id = %s
 """.format(  # noqa: S608 - column names from the models, no input
     key=", ".join(f"k.{f.column}" for f in _KEY_FIELDS),
     merchant=", ".join(f"m.{f.column}" for f in _MERCHANT_FIELDS),
     user=", ".join(f"u.{f.column}" for f in _USER_FIELDS),
+    search_path=SEARCH_PATH_COLUMN,
 )
+
+
+@lru_cache(maxsize=1024)
+def _key_sql(schema_name: str) -> str:
+    return _KEY_SQL.format(schema=connection.ops.quote_name(schema_name))
 
 
 def _unknown_key() -> ApiError:
@@ -120,11 +128,13 @@ def _authenticate(request: HttpRequest, *, retried: bool = False) -> tuple[ApiKe
     if partner.status != Partner.Status.READY:
         raise ApiError(401, "unauthorized", "This key's partner account is not ready yet.")
     connection.set_tenant(partner)
-    with prepared(_KEY_SQL, [app_id]) as cursor:
+    with prepared_before_search_path(_key_sql(partner.schema_name), [app_id]) as cursor:
         row = cursor.fetchone()
     if row is None:
         _PARTNERS.pop(app_id, None)
         raise _unknown_key()
+    search_path_checked(row[-1])
+    row = row[:-1]
     n_key, n_merchant = len(_KEY_FIELDS), len(_MERCHANT_FIELDS)
     key = _instance(ApiKey, _KEY_FIELDS, row[:n_key])
     if key.partner_id != partner.pk:  # the remembered partner row was replaced: read again

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import redis
 from django.db import connection, transaction
@@ -125,15 +126,41 @@ def flush_job() -> int:
     return flush()
 
 
+# Process-local debounce for schedule_flush: the wall-clock time before which a flush job is
+# known to be scheduled and not yet started. The flag's value is the earliest time its job can
+# run (set time + FLUSH_DELAY; the job never starts before), and the job folds every delta
+# committed before it starts, so a commit before that time needs no Redis round trip at all.
+_covered_until = 0.0
+# Slack for clock differences between web processes on different hosts.
+_CLOCK_MARGIN = 0.5
+
+
 def schedule_flush() -> None:
-    """After a commit that wrote deltas: make sure one flush runs within FLUSH_DELAY. One
-    Redis round trip; most calls find a flush already pending and stop there."""
+    """After a commit that wrote deltas: make sure one flush runs within FLUSH_DELAY. At most
+    one Redis round trip; most calls find a flush already scheduled, and a process that knows
+    when the scheduled one will start skips Redis until shortly before then."""
+    global _covered_until
     try:
-        if not _redis().set(_PENDING_KEY, 1, nx=True, ex=int(FLUSH_DELAY.total_seconds()) * 5):
+        now = time.time()
+        if now < _covered_until:
+            return
+        run_at = now + FLUSH_DELAY.total_seconds()
+        pipe = _redis().pipeline(transaction=False)
+        pipe.set(_PENDING_KEY, repr(run_at), nx=True, ex=int(FLUSH_DELAY.total_seconds()) * 5)
+        pipe.get(_PENDING_KEY)
+        created, pending = pipe.execute()
+        if not created:
+            # Someone else's flush is pending; remember when it starts. A value that is not a
+            # time (or a flag that just went away because its job started) teaches nothing.
+            try:
+                _covered_until = float(pending) - _CLOCK_MARGIN
+            except (TypeError, ValueError):
+                pass
             return
         import django_rq
 
         django_rq.get_queue("default").enqueue_in(FLUSH_DELAY, flush_job)
+        _covered_until = run_at - _CLOCK_MARGIN
     except Exception:  # a dashboard read flushes too; a redemption must never fail on this
         logger.exception("could not schedule a rollup flush")
 
