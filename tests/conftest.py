@@ -107,7 +107,13 @@ def empty_partner_schemas(django_db_blocker):
     """For tests that commit: the flush after them empties only public tables, so empty the
     partner schemas too and later tests start clean."""
     yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
+    with django_db_blocker.unblock():
+        truncate_partner_schemas()
+
+
+def truncate_partner_schemas() -> None:
+    """Empty every table of the test partners' schemas (their migrations excepted)."""
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
             "FROM information_schema.tables WHERE table_schema IN ('p_alpha', 'p_beta') "

@@ -73,6 +73,37 @@ def enqueue(
     TenantQueue(queue).enqueue(func, *args, **kwargs)
 
 
+def enqueue_now(
+    func: str,
+    *args: Any,
+    schema_name: str,
+    queue: str = "default",
+    delay: float = 0,
+    description: str = "",
+) -> None:
+    """Push `func(*args)` to run in `schema_name` right away (or after `delay` seconds, via
+    the worker's scheduler), not on commit: for debounced triggers that already run after
+    the commit, or inside a job."""
+    from datetime import timedelta
+
+    payload = {
+        "schema_name": schema_name,
+        "func": func,
+        "args": list(args),
+        "kwargs": {},
+        "job_run_id": None,
+    }
+    options = {
+        "meta": {"schema_name": schema_name},
+        "description": f"{description or func} [{schema_name}]",
+    }
+    rq_queue = django_rq.get_queue(queue)
+    if delay > 0:
+        rq_queue.enqueue_in(timedelta(seconds=delay), run_in_schema, payload, **options)
+    else:
+        rq_queue.enqueue(run_in_schema, payload, **options)
+
+
 def run_in_schema(payload: dict[str, Any]) -> Any:
     """The RQ entry point: switch to the job's schema, then run it; record failures on the
     JobRun so the progress bar shows them instead of spinning forever."""

@@ -84,23 +84,13 @@ def segments_schedule_evaluation() -> None:
         try:
             if not redis_client().set(_flag(schema), 1, nx=True, ex=_FLAG_TTL):
                 return
-            import django_rq
+            from apps.core.jobs import enqueue_now
 
-            from apps.core.jobs import run_in_schema
-
-            payload = {
-                "schema_name": schema,
-                "func": "apps.customers.segment_jobs.segments_evaluate_all_job",
-                "args": [],
-                "kwargs": {},
-                "job_run_id": None,
-            }
-            django_rq.get_queue("default").enqueue_in(
-                EVALUATE_DELAY,
-                run_in_schema,
-                payload,
-                meta={"schema_name": schema},
-                description=f"segments_evaluate_all [{schema}]",
+            enqueue_now(
+                "apps.customers.segment_jobs.segments_evaluate_all_job",
+                schema_name=schema,
+                delay=EVALUATE_DELAY.total_seconds(),
+                description="segments_evaluate_all",
             )
         except Exception:
             logger.exception("could not schedule a segment evaluation for %s", schema)

@@ -109,22 +109,12 @@ def schedule_consume(types: Iterable[str]) -> None:
                 return
             if not redis_client().set(_consume_flag(schema), 1, nx=True, ex=_CONSUME_FLAG_TTL):
                 return
-            import django_rq
+            from apps.core.jobs import enqueue_now
 
-            from apps.core.jobs import run_in_schema
-
-            payload = {
-                "schema_name": schema,
-                "func": "apps.distributions.jobs.consume_all_job",
-                "args": [],
-                "kwargs": {},
-                "job_run_id": None,
-            }
-            django_rq.get_queue("default").enqueue(
-                run_in_schema,
-                payload,
-                meta={"schema_name": schema},
-                description=f"distributions consume [{schema}]",
+            enqueue_now(
+                "apps.distributions.jobs.consume_all_job",
+                schema_name=schema,
+                description="distributions consume",
             )
         except Exception:
             logger.exception("could not schedule automatic distributions for %s", schema)

@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.core.jobs import run_in_schema
+from apps.core.jobs import enqueue_now
 from apps.core.redis import redis_client
 from apps.messaging.adapters import adapter_for
 from apps.messaging.adapters.base import (
@@ -57,20 +56,14 @@ def schedule_send(schema: str, channel: str, *, delay: float = 0) -> None:
     try:
         if delay <= 0 and not redis_client().set(_flag(schema, channel), 1, nx=True, ex=_KICK_TTL):
             return
-        queue = django_rq.get_queue("default")
-        payload = {
-            "schema_name": schema,
-            "func": "apps.messaging.jobs.outbox_send_job",
-            "args": [channel],
-            "kwargs": {},
-            "job_run_id": None,
-        }
         for _ in range(max(1, settings.MESSAGING_SEND_CONCURRENCY)):
-            kwargs = {"meta": {"schema_name": schema}, "description": f"send {channel} [{schema}]"}
-            if delay > 0:
-                queue.enqueue_in(timedelta(seconds=delay), run_in_schema, payload, **kwargs)
-            else:
-                queue.enqueue(run_in_schema, payload, **kwargs)
+            enqueue_now(
+                "apps.messaging.jobs.outbox_send_job",
+                channel,
+                schema_name=schema,
+                delay=delay,
+                description=f"send {channel}",
+            )
     except Exception:
         logger.exception("could not start send jobs for %s in %s", channel, schema)
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.accounts.apikeys import api_key_issue
 from apps.campaigns.models import Campaign, Voucher
 from apps.redemptions.models import Merchant
+from tests.conftest import truncate_partner_schemas
 from tests.factories import CampaignFactory, MerchantFactory, VoucherFactory
 
 
@@ -75,15 +75,8 @@ def _empty_partner_schemas_after_committed_tests(request, django_db_blocker):
     marker = request.node.get_closest_marker("django_db")
     if not (marker and marker.kwargs.get("transaction")):
         return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
-            "FROM information_schema.tables WHERE table_schema IN ('p_alpha', 'p_beta') "
-            "AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'"
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        if tables:
-            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+    with django_db_blocker.unblock():
+        truncate_partner_schemas()
 
 
 @pytest.fixture

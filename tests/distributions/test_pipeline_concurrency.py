@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django_tenants.utils import schema_context
 
 from apps.distributions.fanout import fanout_run
 from apps.distributions.services import distribution_launch
-from tests.conftest import committed_db
+from tests.conftest import committed_db, truncate_partner_schemas
 from tests.distributions import pipeline_setup as setup
 
 pytestmark = committed_db()
@@ -23,15 +23,8 @@ def _empty_partner_schemas(django_db_blocker):
     """These tests commit; empty the partner schemas after them so later tests start clean."""
     yield
     setup.clear_pipeline_flags()
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) "
-            "FROM information_schema.tables WHERE table_schema IN ('p_alpha', 'p_beta') "
-            "AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'"
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        if tables:
-            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+    with django_db_blocker.unblock():
+        truncate_partner_schemas()
 
 
 def test_two_concurrent_fanouts_give_every_recipient_one_code_and_one_message_per_channel(
