@@ -41,6 +41,8 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m config.stack exec -- $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install

@@ -2,8 +2,8 @@
 
 from django.urls import include, path
 
+from apps.accounts import views as portal
 from apps.core.views import job_progress
-from apps.tenancy import views as portal
 
 portal_patterns = [
     path("", portal.portal_home, name="home"),
@@ -14,9 +14,9 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("apps.redemptions.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
-    path("merchants/", include("apps.redemptions.merchants_urls")),
+    path("merchants/", include("apps.redemptions.merchants.urls")),
     path("customers/", include("apps.customers.urls")),
-    path("segments/", include("apps.customers.segments_urls")),
+    path("segments/", include("apps.customers.segments.urls")),
     path("distributions/", include("apps.distributions.urls")),
     path("channels/", include("apps.messaging.urls")),
     path("", include("apps.messaging.urls_hooks")),

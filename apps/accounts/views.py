@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
+from apps.accounts import permissions as perms
 from apps.accounts.forms import ThrottledLoginForm
 from apps.accounts.models import Membership
 from apps.accounts.services import landing_url_for
@@ -83,3 +84,11 @@ class PasswordResetConfirmView(CapabilityMixin, auth_views.PasswordResetConfirmV
 class PasswordResetCompleteView(CapabilityMixin, auth_views.PasswordResetCompleteView):
     capability = PUBLIC
     template_name = "accounts/password_reset_complete.html"
+
+
+@capability(perms.PORTAL_VIEW)
+def portal_home(request: HttpRequest) -> HttpResponse:
+    """The partner portal's overview: the partner and its people."""
+    partner = request.tenant  # type: ignore[attr-defined]
+    memberships = partner.memberships.select_related("user").order_by("role", "user__email")
+    return render(request, "portal/home.html", {"partner": partner, "memberships": memberships})

@@ -16,8 +16,9 @@ from apps.accounts.permissions import API_PARTNER
 from apps.api.auth import api_endpoint
 from apps.api.errors import ApiError, invalid_payload
 from apps.api.idempotency import idempotent
-from apps.api.payloads import _kind, read_json, reject_unknown
+from apps.api.payloads import read_json, reject_unknown
 from apps.api.serializers import iso
+from apps.core.money import json_kind
 from apps.customers import validators as v
 from apps.customers.models import Customer
 from apps.customers.orders import customer_public_id, parse_customer_id
@@ -42,7 +43,7 @@ def _string(data: dict[str, Any], name: str, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise invalid_payload(f"“{where}” must be a string, not {_kind(value)}.")
+        raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
     return value
 
 
@@ -86,7 +87,7 @@ def parse_customer(data: dict[str, Any]) -> dict[str, Any]:
     address = data.get("address")
     if address is not None:
         if not isinstance(address, dict):
-            raise invalid_payload(f"“address” must be a JSON object, not {_kind(address)}.")
+            raise invalid_payload(f"“address” must be a JSON object, not {json_kind(address)}.")
         reject_unknown(address, frozenset(ADDRESS_FIELDS))
         for name_in, field in ADDRESS_FIELDS.items():
             where = f"address.{name_in}"
@@ -98,7 +99,7 @@ def parse_customer(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("metadata") is not None:
         if not isinstance(data["metadata"], dict):
             raise invalid_payload(
-                f"“metadata” must be a JSON object, not {_kind(data['metadata'])}."
+                f"“metadata” must be a JSON object, not {json_kind(data['metadata'])}."
             )
         out["metadata"] = _checked(v.clean_metadata, "metadata", data["metadata"])
     return out

@@ -16,9 +16,10 @@ from apps.accounts.permissions import API_PARTNER
 from apps.api.auth import api_endpoint
 from apps.api.errors import ApiError, invalid_payload
 from apps.api.idempotency import idempotent
-from apps.api.payloads import _kind, read_json, reject_unknown
+from apps.api.payloads import read_json, reject_unknown
 from apps.api.serializers import iso
 from apps.core.errors import DomainError
+from apps.core.money import json_kind
 from apps.customers.events import event_record
 from apps.customers.models import Customer, Order
 from apps.customers.orders import (
@@ -49,7 +50,7 @@ def text(data: dict[str, Any], name: str, where: str, *, limit: int = 120) -> st
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise invalid_payload(f"“{where}” must be a string, not {_kind(value)}.")
+        raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
     if len(value) > limit:
         raise invalid_payload(f"“{where}” is too long: at most {limit} characters.")
     return value.strip()
@@ -60,7 +61,7 @@ def obj(data: dict[str, Any], name: str, where: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise invalid_payload(f"“{where}” must be a JSON object, not {_kind(value)}.")
+        raise invalid_payload(f"“{where}” must be a JSON object, not {json_kind(value)}.")
     return value
 
 
@@ -79,7 +80,7 @@ def customer_ref(data: dict[str, Any], *, required: bool) -> CustomerRef | None:
         value = {"id": value} if parse_customer_id(value) is not None else {"source_id": value}
     if not isinstance(value, dict):
         raise invalid_payload(
-            f"“customer” must be an object such as {CUSTOMER_EXAMPLE}, not {_kind(value)}."
+            f"“customer” must be an object such as {CUSTOMER_EXAMPLE}, not {json_kind(value)}."
         )
     ref = CustomerRef(
         source_id=text(value, "source_id", "customer.source_id"),
@@ -162,7 +163,7 @@ def _order(request: HttpRequest) -> HttpResponse:
     ref = customer_ref(data, required=False)
     status = data.get("status")
     if status is not None and not isinstance(status, str):
-        raise invalid_payload(f"“status” must be a string, not {_kind(status)}.")
+        raise invalid_payload(f"“status” must be a string, not {json_kind(status)}.")
     with transaction.atomic():  # a refused order leaves no customer created for it
         customer = resolve(ref) if ref is not None else None
         try:

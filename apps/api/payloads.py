@@ -17,7 +17,7 @@ from django.http import HttpRequest, QueryDict
 
 from apps.api.auth import MAX_BODY_BYTES
 from apps.api.errors import ApiError, invalid_payload
-from apps.redemptions.services import MAX_AMOUNT
+from apps.core.money import AmountError, json_kind, minor_units
 
 REDEEM_FIELDS = frozenset(
     {"redeemables", "order", "customer", "tracking_id", "metadata", "options", "session"}
@@ -25,21 +25,6 @@ REDEEM_FIELDS = frozenset(
 ROLLBACK_FIELDS = frozenset({"reason", "tracking_id", "customer", "order", "metadata"})
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 EXAMPLE = '{"redeemables": [{"object": "voucher", "id": "CODE"}], "order": {"amount": 2599}}'
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
 
 
 def read_json(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
@@ -68,7 +53,7 @@ def read_json(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]
         ) from None
     if not isinstance(data, dict):
         raise invalid_payload(
-            f"The request body must be a JSON object ({{...}}), not {_kind(data)}."
+            f"The request body must be a JSON object ({{...}}), not {json_kind(data)}."
         )
     if _has_nul(data):
         raise invalid_payload(
@@ -104,7 +89,7 @@ def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise invalid_payload(f"“{name}” must be a JSON object, not {_kind(value)}.")
+        raise invalid_payload(f"“{name}” must be a JSON object, not {json_kind(value)}.")
     return value
 
 
@@ -113,7 +98,7 @@ def _string(data: dict[str, Any], name: str, where: str, *, limit: int = 120) ->
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise invalid_payload(f"“{where}” must be a string, not {_kind(value)}.")
+        raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
     if len(value) > limit:
         raise invalid_payload(f"“{where}” is too long: at most {limit} characters.")
     return value
@@ -135,20 +120,10 @@ def order_amount(order: dict[str, Any]) -> int | None:
     amount = order.get("amount")
     if amount is None:
         return None
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise ApiError(
-            400,
-            "invalid_amount",
-            f"“order.amount” must be a whole number of minor units (cents), e.g. 2599 for "
-            f"25.99, not {_kind(amount)}.",
-        )
-    if amount < 0:
-        raise ApiError(400, "invalid_amount", "“order.amount” cannot be negative.")
-    if amount > MAX_AMOUNT:
-        raise ApiError(
-            400, "invalid_amount", f"“order.amount” is too large (at most {MAX_AMOUNT:,})."
-        )
-    return amount
+    try:
+        return minor_units(amount, where="“order.amount”")
+    except AmountError as exc:
+        raise ApiError(400, exc.key, exc.message) from None
 
 
 def parse_redeem(data: dict[str, Any]) -> RedeemRequest:
@@ -171,7 +146,7 @@ def parse_redeem(data: dict[str, Any]) -> RedeemRequest:
     if not isinstance(item, dict):
         raise invalid_payload(
             f'“redeemables[0]” must be an object such as {{"object": "voucher", "id": '
-            f'"CODE"}}, not {_kind(item)}.'
+            f'"CODE"}}, not {json_kind(item)}.'
         )
     kind = item.get("object", "voucher")
     if kind != "voucher":
@@ -184,7 +159,7 @@ def parse_redeem(data: dict[str, Any]) -> RedeemRequest:
         raise invalid_payload("“redeemables[0].id” is missing: put the code there.")
     if not isinstance(code, str):
         raise invalid_payload(
-            f"“redeemables[0].id” must be a string (the code in quotes), not {_kind(code)}."
+            f"“redeemables[0].id” must be a string (the code in quotes), not {json_kind(code)}."
         )
     _object(data, "options")  # accepted (e.g. "expand") but changes nothing here
     order = _object(data, "order")

@@ -19,9 +19,10 @@ from apps.api.auth import api_endpoint
 from apps.api.errors import ApiError, invalid_payload
 from apps.api.idempotency import idempotent
 from apps.api.orders import customer_json, customer_ref, domain_error, obj, resolve, text
-from apps.api.payloads import _kind, read_json, reject_unknown
+from apps.api.payloads import read_json, reject_unknown
 from apps.campaigns.models import Campaign
 from apps.core.errors import DomainError
+from apps.core.money import json_kind
 from apps.customers.models import Publication
 from apps.customers.orders import customer_public_id
 from apps.customers.publications import voucher_publish
@@ -48,7 +49,7 @@ def _campaign(data: dict[str, Any]) -> Campaign:
         raise invalid_payload(f"“campaign” is missing: name the campaign, e.g. {EXAMPLE}.")
     if not isinstance(value, str) or not value.strip():
         raise invalid_payload(
-            f'“campaign” must be the campaign\'s name (or {{"name": ...}}), not {_kind(value)}.'
+            f'“campaign” must be the campaign\'s name (or {{"name": ...}}), not {json_kind(value)}.'
         )
     value = value.strip()[:120]
     pk = s.parse_campaign_id(value)

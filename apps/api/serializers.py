@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from apps.api.errors import TITLES
 from apps.campaigns.models import Campaign, DiscountType, Voucher
 from apps.redemptions.models import Channel, Redemption
 from apps.redemptions.services import Check, RedemptionError
@@ -220,7 +221,6 @@ def list_json(name: str, items: list[dict[str, Any]], total: int) -> dict[str, A
 def error_detail(exc: RedemptionError, code: str, rid: str) -> dict[str, Any]:
     """A refused code as the `error` of an inapplicable redeemable (and the body of a refused
     redemption): the key, a title, and the sentence saying what to do."""
-    from apps.api.errors import TITLES
 
     return {
         "code": exc.http_status,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps import rollups
 from apps.accounts import permissions as perms
-from apps.brand import rollups, selectors
+from apps.brand import selectors
 from apps.brand.forms import (
     AllocationForm,
     CodeFormatForm,
@@ -29,6 +29,7 @@ from apps.brand.forms import (
 from apps.brand.models import Allocation, Program
 from apps.brand.services import allocation_create, program_create, program_update
 from apps.campaigns.codegen import CodeFormat, CodeFormatError, sample_codes
+from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.models import JobRun
 from apps.core.permissions import capability
@@ -71,52 +72,40 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    """csv.writer wants a file; this one hands each line straight to the response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @capability(perms.BRAND_VIEW)
 def dashboard_export(request: HttpRequest) -> StreamingHttpResponse:
     rollups.flush()
-    writer = csv.writer(_Echo())
 
-    def lines() -> Iterator[str]:
-        yield writer.writerow(
-            [
-                "partner",
-                "slug",
-                "codes_allocated",
-                "codes_published",
-                "codes_redeemed",
-                "redemption_rate_percent",
-                "rate_of",
-                "discount_total_minor_units",
-                "last_activity",
-            ]
-        )
+    def rows() -> Iterator[list[Any]]:
         for row in selectors.dashboard_rows():
             rate = row.redemption_rate
-            yield writer.writerow(
-                [
-                    row.name,
-                    row.slug,
-                    row.allocated,
-                    row.published,
-                    row.redeemed,
-                    "" if rate is None else f"{rate * 100:.1f}",
-                    row.rate_basis,
-                    row.discount_total,
-                    row.last_activity_at.isoformat() if row.last_activity_at else "",
-                ]
-            )
+            yield [
+                row.name,
+                row.slug,
+                row.allocated,
+                row.published,
+                row.redeemed,
+                "" if rate is None else f"{rate * 100:.1f}",
+                row.rate_basis,
+                row.discount_total,
+                row.last_activity_at,
+            ]
 
-    filename = f"partners-{timezone.localdate():%Y-%m-%d}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return streamed_csv(
+        filename=f"partners-{timezone.localdate():%Y-%m-%d}.csv",
+        header=[
+            "partner",
+            "slug",
+            "codes_allocated",
+            "codes_published",
+            "codes_redeemed",
+            "redemption_rate_percent",
+            "rate_of",
+            "discount_total_minor_units",
+            "last_activity",
+        ],
+        rows=rows,
+    )
 
 
 # --- Partners ------------------------------------------------------------------------------

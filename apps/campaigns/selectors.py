@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from apps.campaigns.codegen import normalize_code
 from apps.campaigns.models import Campaign, Voucher
@@ -20,6 +21,9 @@ PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
 STATUSES = ("available", "published", "redeemed", "disabled")
 MATCHES = ("prefix", "contains")
+# A pool is "low" below this share of its codes or this many codes, whichever is more.
+LOW_SHARE = 0.10
+LOW_COUNT = 100
 
 
 def _counts(prefix: str = "") -> dict[str, Count]:
@@ -162,3 +166,42 @@ def _status(active: bool, limit: int | None, redeemed: int, published_at: Any) -
     if published_at:
         return "published"
     return "available"
+
+
+# --- The pool a partner publishes from ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """How many codes of a campaign are left to publish, and whether to warn."""
+
+    total: int
+    left: int
+
+    @property
+    def low(self) -> bool:
+        return self.left < self.total * LOW_SHARE or self.left < LOW_COUNT
+
+    @property
+    def empty(self) -> bool:
+        return self.left == 0
+
+
+def pool_status(campaign: Campaign) -> PoolStatus:
+    """The campaign's pool: all codes and those still free to publish (active, unpublished).
+    One query. A page that already counted its codes can build PoolStatus(total, left)."""
+    counts = Voucher.objects.filter(campaign=campaign).aggregate(
+        total=Count("id"), left=Count("id", filter=Q(published_at__isnull=True, active=True))
+    )
+    return PoolStatus(total=counts["total"], left=counts["left"])
+
+
+def publishable_campaigns() -> QuerySet[Campaign]:
+    """Active, unexpired campaigns with at least one code left to publish."""
+    free = Voucher.objects.available().filter(campaign=OuterRef("pk"))
+    return (
+        Campaign.objects.filter(active=True)
+        .filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=timezone.now()))
+        .filter(Exists(free))
+        .order_by("name")
+    )

@@ -36,6 +36,7 @@ CHUNK = 100_000
 # Codes per direct-path batch: kept distinct across its chunks by a set of those drawn, which
 # this bounds so that 10M-code allocations keep memory flat.
 BATCH = 1_000_000
+_VOUCHERS = Voucher._meta.db_table
 # Rounds in a row that add no code before giving up: the format's space is full in this schema.
 MAX_STALLS = 5
 
@@ -216,11 +217,10 @@ def _raw_cursor(cursor: Any) -> Any:
 def _copy_direct(campaign: Campaign, codes: Sequence[str]) -> int:
     limit = "\\N" if campaign.redemption_limit is None else str(campaign.redemption_limit)
     head = f"{campaign.pk}\tt\t0\t{limit}\t{timezone.now().isoformat()}\t"
-    table = Voucher._meta.db_table
     with connection.cursor() as cursor:
         raw = _raw_cursor(cursor)
         statement = (
-            f"COPY {table} (campaign_id, active, redeemed_quantity, redemption_limit, "
+            f"COPY {_VOUCHERS} (campaign_id, active, redeemed_quantity, redemption_limit, "
             "created_at, code) FROM STDIN"
         )
         # The queued writer sends from a thread, so Python builds the next piece meanwhile.
@@ -234,7 +234,6 @@ def _copy_via_temp(campaign: Campaign, codes: Sequence[str], need: int) -> int:
     `need` of those that are new. NOT EXISTS makes the LIMIT count only new codes; ON
     CONFLICT is the backstop against a concurrent writer. The LIMIT picks in drawing order
     (unbiased); only the codes kept are sorted, for the index's sake."""
-    table = Voucher._meta.db_table
     with connection.cursor() as cursor:
         raw = _raw_cursor(cursor)
         cursor.execute("DROP TABLE IF EXISTS pg_temp.voucher_load")
@@ -243,11 +242,11 @@ def _copy_via_temp(campaign: Campaign, codes: Sequence[str], need: int) -> int:
             copy.write(_copy_text("", codes))
         cursor.execute(
             f"""
-            INSERT INTO {table}
+            INSERT INTO {_VOUCHERS}
                 (campaign_id, code, active, redeemed_quantity, redemption_limit, created_at)
             SELECT %s, s.code, true, 0, %s, %s FROM (
                 SELECT t.code FROM pg_temp.voucher_load t
-                WHERE NOT EXISTS (SELECT 1 FROM {table} v WHERE v.code = t.code)
+                WHERE NOT EXISTS (SELECT 1 FROM {_VOUCHERS} v WHERE v.code = t.code)
                 LIMIT %s
             ) s
             ORDER BY s.code

@@ -3,19 +3,14 @@ edit form. Partner users only read: they hold no `change_campaign` (ARCHITECTURE
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.text import slugify
-from django_tenants.utils import schema_context
 from guardian.core import ObjectPermissionChecker
 
 from apps.accounts import permissions as perms
@@ -23,51 +18,16 @@ from apps.campaigns.forms import CampaignEditForm, CodeFilterForm
 from apps.campaigns.models import Campaign
 from apps.campaigns.selectors import (
     EXPORT_COLUMNS,
+    PoolStatus,
     campaign_counts,
     campaign_list,
     keyset_page,
     voucher_export_rows,
     voucher_list,
 )
+from apps.core.csv import streamed_csv
 from apps.core.htmx import render_page
 from apps.core.permissions import capability
-from apps.customers.publications import PoolStatus
-
-
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return "" if value is None else value
-
-
-def streamed_csv(
-    *, filename: str, header: Iterable[str], rows: Callable[[], Iterable[Iterable[Any]]]
-) -> StreamingHttpResponse:
-    """A CSV download produced row by row while the client reads it.
-
-    The body is generated after the view has returned, when the routing middleware has already
-    put the connection back on the public schema, so the generator re-enters the partner's
-    schema itself; `rows` is called only inside it."""
-    schema = connection.schema_name  # type: ignore[attr-defined]  # django-tenants' wrapper
-
-    def stream() -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield writer.writerow(list(header))
-        with schema_context(schema):
-            for row in rows():
-                yield writer.writerow([_cell(value) for value in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def can_edit_campaign(user: Any, campaign: Campaign) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import django_rq
@@ -84,7 +85,6 @@ def enqueue_now(
     """Push `func(*args)` to run in `schema_name` right away (or after `delay` seconds, via
     the worker's scheduler), not on commit: for debounced triggers that already run after
     the commit, or inside a job."""
-    from datetime import timedelta
 
     payload = {
         "schema_name": schema_name,

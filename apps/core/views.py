@@ -6,6 +6,7 @@ import django_rq
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 
 from apps.core.htmx import render_page
@@ -45,7 +46,6 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def error_500(request: HttpRequest) -> HttpResponse:
     # No context processors that touch the database: the database may be why we are here.
-    from django.template import loader
 
     return HttpResponse(loader.get_template("500.html").render(), status=500)
 

@@ -1,6 +1,10 @@
 """The customer event log (partner schema): record events, and let later features (automatic
 distributions, segment re-evaluation) consume them idempotently.
 
+Recording events schedules a segment re-evaluation and announces the event types through
+apps.core.reactions (topic `customer_events`), which is how the distributions app, above this
+one, hears of them.
+
 A consumer is a stable name ("distribution:12", "segments"). `event_consume` inserts the
 (consumer, event) pair with ON CONFLICT DO NOTHING, so running a consumer twice over the same
 events handles each once; `events_pending` is the read side: the events a consumer has not
@@ -13,16 +17,18 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
-from django.utils.module_loading import import_string
 
-from .models import Customer, Event, EventConsumption
+from apps.core import reactions
+from apps.customers.models import Customer, Event, EventConsumption
+from apps.customers.segments.triggers import segments_schedule_evaluation
 
 # Rows per INSERT in events_record_bulk: big enough to be set-based, small enough to keep a
 # statement's parameter count well below PostgreSQL's 65,535 limit (3 per row).
 _BULK_CHUNK = 5_000
+_EVENTS = Event._meta.db_table
+_CONSUMED = EventConsumption._meta.db_table
 
 
 def event_record(*, customer: Customer | None, type: str, payload: dict | None = None) -> Event:
@@ -35,17 +41,13 @@ def event_record(*, customer: Customer | None, type: str, payload: dict | None =
 
 def audience_changed(types: Iterable[str] = ("",)) -> None:
     """Something segments may depend on has changed: schedule a (debounced) re-evaluation of
-    the partner's active segments. Segment events themselves never trigger one, or every
-    evaluation would schedule the next."""
-    types = list(types)
+    the partner's active segments, and announce the recorded event types to the apps that
+    react to them (apps.core.reactions: automatic distributions). Segment events themselves
+    never trigger a re-evaluation, or every evaluation would schedule the next."""
+    types = set(types)
     if any(not t.startswith("segment.") for t in types):
-        from apps.customers.segment_jobs import segments_schedule_evaluation  # cycle: it uses us
-
         segments_schedule_evaluation()
-    # Higher apps that consume the log (automatic distributions) register a debounced trigger
-    # by dotted path in settings.EVENT_LISTENERS; this app never imports them.
-    for listener in settings.EVENT_LISTENERS:
-        import_string(listener)(types)
+    reactions.announce(reactions.CUSTOMER_EVENTS, types)
 
 
 def events_record_bulk(rows: Iterable[tuple[int | None, str, dict[str, Any]]]) -> int:
@@ -57,12 +59,11 @@ def events_record_bulk(rows: Iterable[tuple[int | None, str, dict[str, Any]]]) -
     def flush(batch: Sequence[tuple[int | None, str, str]]) -> int:
         if not batch:
             return 0
-        table = Event._meta.db_table
         values = ", ".join(["(%s, %s, %s::jsonb, now())"] * len(batch))
         params: list[Any] = [value for row in batch for value in row]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (customer_id, type, payload, created_at) VALUES {values}",  # noqa: S608 - our table name and placeholders only
+                f"INSERT INTO {_EVENTS} (customer_id, type, payload, created_at) VALUES {values}",  # noqa: S608 - our table name and placeholders only
                 params,
             )
         return len(batch)
@@ -84,10 +85,9 @@ def event_consume(*, consumer: str, event: Event | int) -> bool:
     handled (then the caller must not act again). Call it in the same transaction as the
     consumer's own writes, so handling and marking commit (or roll back) together."""
     event_id = event if isinstance(event, int) else event.pk
-    table = EventConsumption._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (consumer, event_id, handled_at) "  # noqa: S608 - our table
+            f"INSERT INTO {_CONSUMED} (consumer, event_id, handled_at) "  # noqa: S608 - our table
             "VALUES (%s, %s, now()) "
             "ON CONFLICT (consumer, event_id) DO NOTHING",
             [consumer, event_id],

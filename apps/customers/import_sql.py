@@ -51,6 +51,22 @@ class Outcome:
         return out.getvalue()
 
 
+# The columns a new customer gets (tests/core/test_sql_columns.py checks them against the model).
+INSERT_COLUMNS = [
+    "source_id",
+    "email",
+    *TEXT_FIELDS,
+    "birthdate",
+    "metadata",
+    "email_consent",
+    "email_consent_source",
+    "email_consent_at",
+    "sms_consent",
+    "sms_consent_source",
+    "sms_consent_at",
+    "created_at",
+    "updated_at",
+]
 TEMP = "pg_temp.customer_import_rows"
 TEMP_COLUMNS = ("row_no", "source_id", "email", *TEXT_FIELDS, "birthdate", "metadata",
                  "email_consent", "sms_consent")  # fmt: skip
@@ -215,21 +231,6 @@ def _insert(cursor: Any, table: str, same: str, payload: dict[str, Any]) -> int:
             f"CASE WHEN {i} THEN 'import' ELSE '' END",
             f"CASE WHEN {i} THEN now() END",
         ]
-    columns = [
-        "source_id",
-        "email",
-        *TEXT_FIELDS,
-        "birthdate",
-        "metadata",
-        "email_consent",
-        "email_consent_source",
-        "email_consent_at",
-        "sms_consent",
-        "sms_consent_source",
-        "sms_consent_at",
-        "created_at",
-        "updated_at",
-    ]
     values = [
         "i.source_id",
         "i.email",
@@ -243,7 +244,7 @@ def _insert(cursor: Any, table: str, same: str, payload: dict[str, Any]) -> int:
     cursor.execute(
         f"""
         WITH added AS (
-            INSERT INTO {table} ({", ".join(columns)})
+            INSERT INTO {table} ({", ".join(INSERT_COLUMNS)})
             SELECT {", ".join(values)} FROM {TEMP} i
             WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE {same})
             ORDER BY i.row_no

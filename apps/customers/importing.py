@@ -234,7 +234,7 @@ def _cleaner(target: str, today: Any) -> Callable[[str], Any]:
 def _parse(
     text: str, mapping: dict[str, str], match_on: str, outcome: Outcome
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """Valid rows as COPY tuples (in TEMP_COLUMNS order), CHUNK_ROWS at a time; problems go
+    """Valid rows as tuples to COPY (in TEMP_COLUMNS order), CHUNK_ROWS at a time; problems go
     to `outcome.errors`. A row with any problem is left out whole."""
     reader = csv.reader(io.StringIO(text), delimiter=detect_delimiter(text))
     header = [h.strip() for h in next(reader)]

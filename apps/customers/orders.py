@@ -22,10 +22,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import DomainError
-from apps.redemptions.services import MAX_AMOUNT
-
-from .events import event_record
-from .models import Customer, Order
+from apps.core.money import MAX_AMOUNT, minor_units
+from apps.customers.events import event_record
+from apps.customers.models import Customer, Order
 
 CUSTOMER_ID = re.compile(r"cust_([0-9]{1,18})")
 ORDER_ID = re.compile(r"ord_[0-9a-f]{1,26}")
@@ -165,16 +164,7 @@ def customer_resolve(*, ref: CustomerRef) -> Customer:
 
 
 def _amount(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError(
-            f"“{where}” must be a whole number of minor units (cents), e.g. 2599 for 25.99.",
-            key="invalid_amount",
-        )
-    if value < 0:
-        raise DomainError(f"“{where}” cannot be negative.", key="invalid_amount")
-    if value > MAX_AMOUNT:
-        raise DomainError(f"“{where}” is too large (at most {MAX_AMOUNT:,}).", key="invalid_amount")
-    return value
+    return minor_units(value, where=f"“{where}”")
 
 
 def clean_status(value: Any) -> str:

@@ -18,20 +18,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.brand import rollups
+from apps import rollups
 from apps.campaigns.models import Campaign, Voucher
 from apps.core.errors import DomainError
-
-from .events import audience_changed, event_record
-from .models import Customer, Event, Publication
+from apps.customers.events import audience_changed, event_record
+from apps.customers.models import Customer, Event, Publication
 
 NO_VOUCHER = "no_voucher_suitable_for_publication"
 # Pool-low warning: fewer than this share of the codes, or fewer than this many, are left.
-LOW_SHARE = 0.10
-LOW_COUNT = 100
+
+
+_VOUCHERS = Voucher._meta.db_table
+_CUSTOMERS = Customer._meta.db_table
+_PUBLICATIONS = Publication._meta.db_table
+_EVENTS = Event._meta.db_table
 
 
 def new_publication_id() -> str:
@@ -205,25 +208,21 @@ class BulkPublishResult:
 
 
 def _bulk_sql() -> str:
-    voucher = Voucher._meta.db_table
-    customer = Customer._meta.db_table
-    publication = Publication._meta.db_table
-    event = Event._meta.db_table
     # Customers are paired with codes by rank (row_number), so the n-th customer (by id) gets
     # the n-th free code (by id); codes locked by a concurrent publication are skipped.
     # Table names come from the models; every value is a parameter.
     return f"""
     WITH wanted AS (
         SELECT c.id AS customer_id, row_number() OVER (ORDER BY c.id) AS n
-        FROM {customer} c
+        FROM {_CUSTOMERS} c
         WHERE c.id = ANY(%(customer_ids)s::bigint[])
           AND NOT EXISTS (
-              SELECT 1 FROM {publication} p
+              SELECT 1 FROM {_PUBLICATIONS} p
               WHERE p.distribution_id = %(distribution_id)s::bigint AND p.customer_id = c.id)
     ), pool AS (
         SELECT picked.id, row_number() OVER (ORDER BY picked.id) AS n
         FROM (
-            SELECT v.id FROM {voucher} v
+            SELECT v.id FROM {_VOUCHERS} v
             WHERE v.campaign_id = %(campaign_id)s AND v.published_at IS NULL AND v.active
             ORDER BY v.id
             LIMIT (SELECT count(*) FROM wanted)
@@ -233,11 +232,11 @@ def _bulk_sql() -> str:
         SELECT pool.id AS voucher_id, wanted.customer_id
         FROM wanted JOIN pool USING (n)
     ), marked AS (
-        UPDATE {voucher} v SET published_at = now()
+        UPDATE {_VOUCHERS} v SET published_at = now()
         FROM pairs WHERE v.id = pairs.voucher_id
         RETURNING v.id, v.code
     ), ins AS (
-        INSERT INTO {publication} (voucher_id, campaign_id, customer_id, public_id, source_id,
+        INSERT INTO {_PUBLICATIONS} (voucher_id, campaign_id, customer_id, public_id, source_id,
             channel, distribution_id, metadata, created_at)
         SELECT pairs.voucher_id, %(campaign_id)s, pairs.customer_id,
             'pub_' || left(replace(gen_random_uuid()::text, '-', ''), 20), NULL,
@@ -245,7 +244,7 @@ def _bulk_sql() -> str:
         FROM pairs
         RETURNING voucher_id, customer_id, public_id
     ), ev AS (
-        INSERT INTO {event} (customer_id, type, payload, created_at)
+        INSERT INTO {_EVENTS} (customer_id, type, payload, created_at)
         SELECT ins.customer_id, 'voucher.published',
             jsonb_build_object('code', marked.code, 'campaign', %(campaign_name)s::text,
                 'campaign_id', %(campaign_id)s::bigint, 'publication', ins.public_id,
@@ -301,42 +300,6 @@ def vouchers_publish_bulk(
 
 
 # --- Reads ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PoolStatus:
-    """How many codes of a campaign are left to publish, and whether to warn."""
-
-    total: int
-    left: int
-
-    @property
-    def low(self) -> bool:
-        return self.left < self.total * LOW_SHARE or self.left < LOW_COUNT
-
-    @property
-    def empty(self) -> bool:
-        return self.left == 0
-
-
-def pool_status(campaign: Campaign) -> PoolStatus:
-    """The campaign's pool: all codes and those still free to publish (active, unpublished).
-    One query. A page that already counted its codes can build PoolStatus(total, left)."""
-    counts = Voucher.objects.filter(campaign=campaign).aggregate(
-        total=Count("id"), left=Count("id", filter=Q(published_at__isnull=True, active=True))
-    )
-    return PoolStatus(total=counts["total"], left=counts["left"])
-
-
-def publishable_campaigns() -> QuerySet[Campaign]:
-    """Active, unexpired campaigns with at least one code left to publish."""
-    free = Voucher.objects.available().filter(campaign=OuterRef("pk"))
-    return (
-        Campaign.objects.filter(active=True)
-        .filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=timezone.now()))
-        .filter(Exists(free))
-        .order_by("name")
-    )
 
 
 def customer_publications(customer: Customer) -> QuerySet[Publication]:

@@ -15,11 +15,11 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from apps.accounts import permissions as perms
 from apps.campaigns.models import Campaign
+from apps.campaigns.selectors import publishable_campaigns
 from apps.core.errors import DomainError
 from apps.core.permissions import capability
-
-from .models import Customer, Publication
-from .publications import publishable_campaigns, voucher_publish
+from apps.customers.models import Customer, Publication
+from apps.customers.publications import voucher_publish
 
 TEMPLATE = "customers/_publish_form.html"
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.text import slugify
 
 from apps.accounts import permissions as perms
-from apps.campaigns.views import streamed_csv
+from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.htmx import render_page
 from apps.core.permissions import capability

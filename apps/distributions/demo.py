@@ -22,16 +22,15 @@ from apps.accounts.models import User
 from apps.campaigns.models import Campaign
 from apps.customers.events import event_record
 from apps.customers.models import Order, Publication, Segment
-from apps.messaging.jobs import outbox_send
+from apps.distributions.models import Distribution
+from apps.distributions.pipeline.automatic import distribution_consume
+from apps.distributions.pipeline.fanout import fanout_run
+from apps.distributions.services import distribution_activate, distribution_launch
+from apps.messaging.sending import outbox_send
 from apps.redemptions.models import Channel as RedemptionChannel
 from apps.redemptions.models import Merchant
 from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
 from apps.tenancy.models import Partner
-
-from .automatic import distribution_consume
-from .fanout import fanout_run
-from .models import Distribution
-from .services import distribution_activate, distribution_launch
 
 logger = logging.getLogger(__name__)
 

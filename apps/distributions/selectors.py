@@ -19,16 +19,16 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from apps.customers.models import Publication
+from apps.distributions.models import TRIGGER_EVENTS, Activity, Distribution, Recipient
 from apps.messaging.models import Channel, OutboxMessage
 from apps.redemptions.models import Redemption
-
-from .models import TRIGGER_EVENTS, Activity, Distribution, Recipient
 
 ACTIVITY_LIMIT = 20
 SENT_STATUSES = (OutboxMessage.Status.SENT, OutboxMessage.Status.DELIVERED)
@@ -115,7 +115,6 @@ class ListFilters:
         )
 
     def query_string(self) -> str:
-        from urllib.parse import urlencode
 
         pairs = {"q": self.q, "status": self.status, "type": self.kind}
         return urlencode({k: v for k, v in pairs.items() if v})

@@ -1,54 +1,41 @@
-"""Distribution services (partner schema): check a draft, launch or activate it, pause,
-resume, archive, duplicate, and read its audience.
+"""Distribution services (partner schema): launch or activate a complete draft, pause, resume,
+archive, delete, duplicate.
 
 State changes are conditional UPDATEs (`… WHERE status = 'draft'`), so a double-click or two
-staff members acting at once change the row once and enqueue the pipeline once. The pipeline
-itself (fan-out, automatic consumption, reminders) lives in fanout.py, automatic.py and
-reminders.py; this module only starts it, after the transaction commits.
+staff members acting at once change the row once and enqueue the pipeline once. Whether a draft
+is complete is apps.distributions.completeness (the wizard's own rules); the pipeline itself
+(audience, fan-out, automatic consumption, reminders, activity) is apps.distributions.pipeline,
+which this module starts after the transaction commits and which never calls back here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.campaigns.models import Voucher
 from apps.core.errors import DomainError
-from apps.customers.models import Event, SegmentMembership
-
-from .models import (
-    CHANNELS,
-    MAX_REMINDERS,
-    TRIGGER_EVENTS,
-    Activity,
-    Distribution,
-    DistributionCustomer,
+from apps.customers.models import Event
+from apps.customers.segments.services import segment_evaluate
+from apps.distributions.completeness import STEP_TITLES, campaign_problem, draft_problems
+from apps.distributions.models import TRIGGER_EVENTS, Distribution, DistributionCustomer
+from apps.distributions.pipeline.activity import (
+    ACTIVATED,
+    PAUSED_BY_USER,
+    PAUSED_CAMPAIGN,
+    PAUSED_POOL_EMPTY,
+    activity_log,
 )
+from apps.distributions.pipeline.activity import actor_label as _who
+from apps.distributions.pipeline.audience import audience_size, free_codes
+from apps.distributions.pipeline.fanout import PIPELINE_KEYS, templates_ensure
+from apps.distributions.pipeline.queue import enqueue_consume, enqueue_fanout
 
 Status = Distribution.Status
 Kind = Distribution.Kind
 Audience = Distribution.Audience
-
-# Why a distribution is paused (Distribution.pause_reason).
-PAUSED_BY_USER = "user"
-PAUSED_POOL_EMPTY = "pool_empty"
-PAUSED_CAMPAIGN = "campaign"  # the campaign became inactive or expired
-ACTIVATED = "activated"  # Activity.kind; its data["after_event"] is where events start
-
-STEP_NAMES = {
-    1: "Type",
-    2: "Name",
-    3: "Channels",
-    4: "Message",
-    5: "Reminders",
-    6: "Audience",
-    7: "Campaign",
-}
-# Keys the pipeline adds to a launched distribution's content; a duplicate drops them.
-PIPELINE_KEYS = ("template_id",)
 
 
 class DistributionError(DomainError):
@@ -57,157 +44,21 @@ class DistributionError(DomainError):
     key = "invalid_distribution"
 
 
-# --- Audience --------------------------------------------------------------------------------
-
-
-def audience_customer_ids_sql(distribution: Distribution) -> tuple[str, dict[str, Any]]:
-    """The SELECT of the audience's customer ids (one column, `customer_id`) and its named
-    parameters: the segment's members, the chosen customers, or nothing for an event
-    audience (an automatic distribution finds its customers in the event log)."""
-    if distribution.audience == Audience.SEGMENT and distribution.segment_id:
-        table = SegmentMembership._meta.db_table
-        return (
-            f"SELECT customer_id FROM {table} WHERE segment_id = %(audience_segment_id)s",  # noqa: S608 - model table name
-            {"audience_segment_id": distribution.segment_id},
-        )
-    if distribution.audience == Audience.CUSTOMERS and distribution.kind == Kind.MANUAL:
-        table = DistributionCustomer._meta.db_table
-        return (
-            f"SELECT customer_id FROM {table} "  # noqa: S608 - model table name
-            "WHERE distribution_id = %(audience_distribution_id)s",
-            {"audience_distribution_id": distribution.pk},
-        )
-    return "SELECT NULL::bigint AS customer_id WHERE false", {}
-
-
-def audience_size(distribution: Distribution) -> int:
-    """How many customers the audience has now (0 for an event audience)."""
-    sql, params = audience_customer_ids_sql(distribution)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({sql}) audience", params)  # noqa: S608
-        return cursor.fetchone()[0]
-
-
-# --- Completeness ----------------------------------------------------------------------------
-
-
-def reminder_channels(distribution: Distribution) -> list[str]:
-    """The channels a reminder goes through: the distribution's, less MailChimp (it only
-    receives the code in a merge field, which a reminder would not change)."""
-    from .drafts import REMINDER_CHANNELS
-
-    return [c for c in distribution.channels or [] if c in REMINDER_CHANNELS]
-
-
-def _content_problems(channel: str, content: Any, *, reminder: bool = False) -> list[str]:
-    """What is missing or wrong in one channel's message: the wizard's own rules
-    (apps.distributions.drafts.content_problems), so the review page, the step forms and
-    launch agree."""
-    from .drafts import content_problems
-
-    return content_problems(
-        channel, content if isinstance(content, dict) else {}, reminder=reminder
-    )
-
-
 def distribution_check_complete(distribution: Distribution) -> list[tuple[int, str]]:
     """The steps still missing something, as (step number, problem), in step order. Empty
     means the draft can be launched (manual) or activated (automatic)."""
-    d = distribution
-    missing: list[tuple[int, str]] = []
-    if d.kind not in Kind.values:
-        missing.append((1, "Choose manual or automatic."))
-    name = " ".join((d.name or "").split())
-    if not name:
-        missing.append((2, "Give the distribution a name."))
-    elif Distribution.objects.filter(name__iexact=name).exclude(pk=d.pk).exists():
-        missing.append((2, f"Another distribution is already named “{name}”; rename this one."))
-    channels = [c for c in (d.channels or []) if c in CHANNELS]
-    if not channels or len(channels) != len(d.channels or []):
-        missing.append((3, "Add at least one channel (email, SMS, MailChimp or Intercom)."))
-    for channel in channels:
-        for problem in _content_problems(channel, (d.content or {}).get(channel)):
-            missing.append((4, problem))
-    reminders = d.reminders or []
-    if len(reminders) > MAX_REMINDERS:
-        missing.append((5, f"Keep at most {MAX_REMINDERS} reminders."))
-    for number, reminder in enumerate(reminders[:MAX_REMINDERS], start=1):
-        reminder = reminder if isinstance(reminder, dict) else {}
-        if _days(reminder) < 1:
-            missing.append((5, f"Reminder {number}: send it at least 1 day after the message."))
-        content = reminder.get("content") or {}
-        for channel in reminder_channels(d):
-            for problem in _content_problems(channel, content.get(channel), reminder=True):
-                missing.append((5, f"Reminder {number}, {problem}"))
-    missing.extend((6, problem) for problem in _audience_problems(d))
-    missing.extend((7, problem) for problem in _campaign_problems(d))
-    return missing
-
-
-def _days(reminder: dict[str, Any]) -> int:
-    try:
-        return int(reminder.get("days") or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _audience_problems(d: Distribution) -> list[str]:
-    allowed = (
-        (Audience.SEGMENT, Audience.CUSTOMERS)
-        if d.kind == Kind.MANUAL
-        else (Audience.SEGMENT, Audience.EVENT)
-    )
-    if d.audience not in allowed:
-        return [
-            "Choose who receives it: a segment or chosen customers."
-            if d.kind == Kind.MANUAL
-            else "Choose what triggers it: entering a segment or a customer event."
-        ]
-    if d.audience == Audience.SEGMENT and not d.segment_id:
-        return ["Choose a segment (its segment may have been deleted)."]
-    if d.audience == Audience.CUSTOMERS and not d.chosen.exists():
-        return ["Choose at least one customer."]
-    if d.audience == Audience.EVENT and d.trigger_event not in TRIGGER_EVENTS:
-        return ["Choose the customer event that triggers it."]
-    return []
-
-
-def _campaign_problems(d: Distribution) -> list[str]:
-    campaign = d.campaign
-    if campaign is None:
-        return ["Choose the campaign whose codes are sent."]
-    if not campaign.active:
-        return [f"Campaign “{campaign.name}” is inactive; choose another campaign."]
-    if campaign.expiration_date and campaign.expiration_date <= timezone.now():
-        return [f"Campaign “{campaign.name}” has expired; choose another campaign."]
-    return []
+    return draft_problems(distribution)
 
 
 def _require_complete(distribution: Distribution, verb: str) -> None:
-    missing = distribution_check_complete(distribution)
+    missing = draft_problems(distribution)
     if missing:
         step, problem = missing[0]
         raise DistributionError(
-            f"This draft cannot be {verb} yet: step {step} ({STEP_NAMES[step]}) — {problem}",
+            f"This draft cannot be {verb} yet: step {step} ({STEP_TITLES[step]}) — {problem}",
             key="distribution_incomplete",
-            details="\n".join(f"Step {s} ({STEP_NAMES[s]}): {p}" for s, p in missing),
+            details="\n".join(f"Step {s} ({STEP_TITLES[s]}): {p}" for s, p in missing),
         )
-
-
-# --- Activity --------------------------------------------------------------------------------
-
-
-def activity_log(
-    distribution: Distribution | int, kind: str, message: str, **data: Any
-) -> Activity:
-    distribution_id = distribution if isinstance(distribution, int) else distribution.pk
-    return Activity.objects.create(
-        distribution_id=distribution_id, kind=kind, message=message[:300], data=data
-    )
-
-
-def _who(actor: Any) -> str:
-    return getattr(actor, "email", "") or "the system"
 
 
 # --- Launch, activate ------------------------------------------------------------------------
@@ -259,9 +110,6 @@ def distribution_launch(*, distribution: Distribution, actor: Any) -> Distributi
         if distribution.launched_at:  # the other click won: it enqueued the fan-out
             return distribution
         raise _not_a_draft(distribution, "launched")
-    from .fanout import templates_ensure
-    from .jobs import enqueue_fanout
-
     templates_ensure(distribution)
     activity_log(
         distribution,
@@ -278,8 +126,6 @@ def _evaluate_if_never(distribution: Distribution) -> None:
     membership table is empty until then, and the fan-out would find nobody."""
     segment = distribution.segment
     if segment is not None and segment.kind == "active" and segment.evaluated_at is None:
-        from apps.customers.segments import segment_evaluate
-
         segment_evaluate(segment=segment)
 
 
@@ -305,9 +151,6 @@ def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribu
         if distribution.launched_at:
             return distribution
         raise _not_a_draft(distribution, "activated")
-    from .fanout import templates_ensure
-    from .jobs import enqueue_fanout
-
     templates_ensure(distribution)
     if distribution.audience == Audience.SEGMENT:
         trigger = f"entering the segment “{distribution.segment.name}”"
@@ -353,12 +196,6 @@ def distribution_pause(*, distribution: Distribution, actor: Any) -> Distributio
     return distribution
 
 
-def free_codes(distribution: Distribution) -> int:
-    if not distribution.campaign_id:
-        return 0
-    return Voucher.objects.available().filter(campaign_id=distribution.campaign_id).count()
-
-
 @transaction.atomic
 def distribution_resume(*, distribution: Distribution, actor: Any) -> Distribution:
     """paused → live; the customers still waiting are served (and, for an automatic
@@ -378,10 +215,11 @@ def distribution_resume(*, distribution: Distribution, actor: Any) -> Distributi
             "top-up; the distribution resumes by itself when the codes arrive.",
             key="pool_empty",
         )
-    if distribution.pause_reason == PAUSED_CAMPAIGN and _campaign_problems(distribution):
+    if distribution.pause_reason == PAUSED_CAMPAIGN and campaign_problem(distribution.campaign):
         raise DistributionError(
-            _campaign_problems(distribution)[0].replace("choose another campaign", "ask the brand")
-            + " It can be resumed once the campaign is usable again.",
+            f"The campaign “{distribution.campaign.name}” cannot publish codes (inactive, "
+            "expired or out of codes); ask the brand. It can be resumed once the campaign is "
+            "usable again.",
             key="campaign_unusable",
         )
     changed = Distribution.objects.filter(pk=distribution.pk, status=Status.PAUSED).update(
@@ -389,8 +227,6 @@ def distribution_resume(*, distribution: Distribution, actor: Any) -> Distributi
     )
     distribution.refresh_from_db()
     if changed:
-        from .jobs import enqueue_consume, enqueue_fanout
-
         activity_log(distribution, "resumed", f"Resumed by {_who(actor)}.")
         enqueue_fanout(distribution.pk)
         if distribution.kind == Kind.AUTOMATIC:
@@ -477,7 +313,3 @@ def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distrib
         copy_id=copy.pk,
     )
     return copy
-
-
-def recipients_waiting(distribution: Distribution) -> int:
-    return distribution.recipients.exclude(status="messaged").count()

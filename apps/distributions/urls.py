@@ -4,12 +4,12 @@ a distribution."""
 
 from django.urls import include, path
 
-from . import views
+from apps.distributions import views
 
 app_name = "distributions"
 
 urlpatterns = [
-    path("", include("apps.distributions.wizard_urls")),
+    path("", include("apps.distributions.wizard.urls")),
     path("", views.distribution_list_view, name="list"),
     path("export.csv", views.distribution_export, name="export"),
     path("<int:distribution_id>/", views.distribution_detail, name="detail"),

@@ -22,13 +22,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import permissions as perms
-from apps.campaigns.views import streamed_csv
+from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.htmx import render_page
 from apps.core.permissions import capability
-
-from . import selectors, services
-from .models import Distribution
+from apps.distributions import selectors, services
+from apps.distributions.models import Distribution
 
 PAGE_SIZE = 25
 EXPORT_CHUNK = 500

@@ -14,7 +14,8 @@ from typing import Any
 from django.db import connection
 
 from apps.messaging.models import Channel, ChannelAccount, MessageTemplate
-from apps.messaging.services import ADDRESS_FIELD, CONSENT_FIELD, SKIP_REASONS, outbox_kick
+from apps.messaging.queue import outbox_kick
+from apps.messaging.rules import ADDRESS_FIELD, skip_reason_params, skip_reason_sql
 
 
 def template_create(*, channel: str, content: dict[str, Any]) -> MessageTemplate:
@@ -34,13 +35,10 @@ INSERT INTO messaging_outboxmessage (
     dedupe_key, distribution_id, reminder_index, template_id, created_at, updated_at)
 SELECT %(channel)s, %(account_id)s, %(sandbox)s, c.id, src.voucher_id,
        COALESCE(c.{address}, ''), '', '', '', '{{}}'::jsonb,
-       CASE WHEN COALESCE(c.{address}, '') = '' OR NOT c.{consent} THEN 'skipped'
-            ELSE 'pending' END,
+       CASE WHEN {reason} = '' THEN 'pending' ELSE 'skipped' END,
        '', 0,
-       CASE WHEN COALESCE(c.{address}, '') = '' THEN 'no_address'
-            WHEN NOT c.{consent} THEN 'no_consent' ELSE '' END,
-       CASE WHEN COALESCE(c.{address}, '') = '' THEN %(no_address)s
-            WHEN NOT c.{consent} THEN %(no_consent)s ELSE '' END,
+       {reason},
+       {reason_text},
        '{{}}'::jsonb,
        'd' || %(distribution_id)s || ':c' || c.id || ':' || %(channel)s || ':r' || %(reminder)s,
        %(distribution_id)s, %(reminder)s, %(template_id)s, now(), now()
@@ -64,7 +62,10 @@ def outbox_insert_select(
     channel = template.channel
     account = ChannelAccount.objects.filter(channel=channel).first()
     sql = _INSERT_SQL.format(
-        source=source_sql, address=ADDRESS_FIELD[channel], consent=CONSENT_FIELD[channel]
+        source=source_sql,
+        address=ADDRESS_FIELD[channel],
+        reason=skip_reason_sql(channel, alias="c"),
+        reason_text=skip_reason_sql(channel, alias="c", text=True),
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -74,8 +75,7 @@ def outbox_insert_select(
                 "channel": channel,
                 "account_id": account.pk if account else None,
                 "sandbox": account is None,
-                "no_address": SKIP_REASONS["no_address"],
-                "no_consent": SKIP_REASONS["no_consent"],
+                **skip_reason_params(),
                 "distribution_id": distribution_id,
                 "reminder": reminder_index,
                 "template_id": template.pk,

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_safe
 
 from apps.campaigns.models import Voucher
 from apps.core.permissions import WEBHOOK, capability
-from apps.messaging.links import current_partner, partner_url
+from apps.messaging.links import partner_url
+from apps.tenancy.current import current_partner
 
 if TYPE_CHECKING:
     from apps.tenancy.models import Partner

@@ -6,18 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
+from apps.tenancy.current import current_partner
 from apps.tenancy.models import Partner
 from apps.tenancy.urlconf import partner_reverse
-
-
-def current_partner() -> Partner:
-    """The partner whose schema the connection is in (a request's tenant or a job's)."""
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Partner):
-        return tenant
-    return Partner.objects.get(schema_name=connection.schema_name)
 
 
 def partner_url(viewname: str, *, partner: Partner | None = None, **kwargs: Any) -> str:

@@ -7,31 +7,24 @@ to the sandbox, and starts the send jobs once the transaction commits."""
 from __future__ import annotations
 
 import logging
+import secrets as token_source
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.customers.events import event_record
 from apps.customers.models import Customer
+from apps.messaging.adapters import adapter_for
+from apps.messaging.adapters.base import ChannelError
+from apps.messaging.crypto import SecretsUnreadable, decrypt_secrets, encrypt_secrets, hint
 from apps.messaging.models import Channel, ChannelAccount, OutboxMessage
+from apps.messaging.queue import outbox_kick
+from apps.messaging.rules import ADDRESS_FIELD, SKIP_REASONS, skip_reason
 
 logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
-
-# Which customer field holds the address, and which consent a channel needs.
-ADDRESS_FIELD = {"email": "email", "sms": "phone", "mailchimp": "email", "intercom": "email"}
-CONSENT_FIELD = {
-    "email": "email_consent",
-    "sms": "sms_consent",
-    "mailchimp": "email_consent",
-    "intercom": "email_consent",
-}
-SKIP_REASONS = {
-    "no_consent": "The customer has not agreed to (or opted out of) messages on this channel.",
-    "no_address": "The customer has no address for this channel.",
-}
 
 
 @dataclass
@@ -50,17 +43,6 @@ class Draft:
     dedupe_key: str | None = None
     distribution_id: int | None = None
     reminder_index: int = 0
-
-
-def skip_reason(channel: str, customer: Customer | None, recipient: str) -> str:
-    """ "" when the message may go, else the key of the reason it is skipped."""
-    if customer is None:
-        return "" if recipient else "no_address"
-    if not recipient:
-        return "no_address"
-    if not getattr(customer, CONSENT_FIELD[channel]):
-        return "no_consent"
-    return ""
 
 
 def accounts_by_channel() -> dict[str, ChannelAccount]:
@@ -114,15 +96,6 @@ def outbox_queue(drafts: list[Draft]) -> list[OutboxMessage]:
     for channel in channels:
         outbox_kick(channel)
     return created
-
-
-def outbox_kick(channel: str, *, delay: float = 0) -> None:
-    """Make sure send jobs for `channel` run after the current transaction commits (at most
-    one set of jobs at a time per channel and partner)."""
-    from apps.messaging.jobs import schedule_send
-
-    schema = connection.schema_name
-    transaction.on_commit(lambda: schedule_send(schema, channel, delay=delay))
 
 
 # --- Provider feedback ----------------------------------------------------------------------
@@ -216,7 +189,6 @@ def channel_account_save(
     """Create or update the account of `channel`. `secrets` holds only the values typed in
     this time; the others keep their saved value. Saving resets the last test result, since
     it no longer describes these settings."""
-    from apps.messaging.crypto import decrypt_secrets, encrypt_secrets, hint
 
     account = ChannelAccount.objects.select_for_update().filter(channel=channel).first()
     if account is None:
@@ -230,8 +202,6 @@ def channel_account_save(
     account.last_test_ok = None
     account.last_test_message = ""
     if channel == Channel.MAILCHIMP and not account.webhook_token:
-        import secrets as token_source
-
         account.webhook_token = token_source.token_urlsafe(32)
     account.save()
     return account
@@ -239,9 +209,6 @@ def channel_account_save(
 
 def channel_account_test(*, account: ChannelAccount) -> tuple[bool, str]:
     """Call the provider with the saved credentials and remember the answer."""
-    from apps.messaging.adapters import adapter_for
-    from apps.messaging.adapters.base import ChannelError
-    from apps.messaging.crypto import SecretsUnreadable
 
     try:
         ok, message = True, adapter_for(account.channel, account).test_connection()

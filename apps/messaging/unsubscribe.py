@@ -27,8 +27,9 @@ from django.views.decorators.http import require_http_methods
 
 from apps.core.permissions import WEBHOOK, capability
 from apps.customers.models import Customer
-from apps.messaging.links import current_partner, partner_url
+from apps.messaging.links import partner_url
 from apps.messaging.services import customer_opt_out
+from apps.tenancy.current import current_partner
 from apps.tenancy.models import Partner
 
 SALT = "messaging.unsubscribe"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts import permissions as perms
-from apps.campaigns.views import streamed_csv
+from apps.core.csv import streamed_csv
 from apps.core.htmx import render_page
 from apps.core.permissions import capability
 from apps.messaging import selectors, services

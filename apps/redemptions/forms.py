@@ -3,11 +3,9 @@ service's inputs (the code as typed, the order amount in minor units)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 
-from apps.redemptions.services import MAX_AMOUNT
+from apps.core.money import AmountError, decimal_minor_units
 
 
 class RedeemForm(forms.Form):
@@ -44,30 +42,10 @@ class RedeemForm(forms.Form):
     def clean_order_amount(self) -> int | None:
         """ "25.99" → 2599 minor units. Refuses rather than rounds, so a typo never turns into
         a different discount."""
-        raw = (self.cleaned_data.get("order_amount") or "").strip().replace(" ", "")
-        if not raw:
+        raw = self.cleaned_data.get("order_amount") or ""
+        if not raw.strip():
             return None
-        if "," in raw:
-            raise forms.ValidationError(
-                "Write the amount with a dot for the cents and no thousands separator, "
-                "e.g. 1250.99."
-            )
         try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise forms.ValidationError("Enter the order amount as a number, e.g. 25.99.") from None
-        if not amount.is_finite():
-            raise forms.ValidationError("Enter the order amount as a number, e.g. 25.99.")
-        if amount < 0:
-            raise forms.ValidationError("The order amount cannot be negative.")
-        # Size first: multiplying an absurd exponent such as 1e999999 would overflow.
-        if amount > Decimal(MAX_AMOUNT) / 100:
-            raise forms.ValidationError(
-                f"The order amount is too large: at most {MAX_AMOUNT // 100:,}."
-            )
-        cents = amount * 100
-        if cents != cents.to_integral_value():
-            raise forms.ValidationError(
-                "Enter at most two digits after the dot (whole cents), e.g. 25.99."
-            )
-        return int(cents)
+            return decimal_minor_units(raw)
+        except AmountError as exc:
+            raise forms.ValidationError(exc.message) from None

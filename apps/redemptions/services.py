@@ -17,15 +17,24 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.brand import rollups
+from apps import rollups
+from apps.accounts.models import User
+from apps.campaigns.codegen import normalize_code
 from apps.campaigns.models import Campaign, DiscountType, Voucher
 from apps.core.errors import DomainError
+from apps.core.money import AmountError, minor_units
 from apps.core.sql import prepared
 from apps.customers.events import audience_changed
-from apps.redemptions.models import Channel, Merchant, Redemption, RedemptionAttempt
+from apps.redemptions.models import (
+    Channel,
+    Merchant,
+    Redemption,
+    RedemptionAttempt,
+    rollback_public_id,
+)
+from apps.tenancy.current import current_partner_id
 
 MAX_CODE_LENGTH = 100
-MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
 # How long after redeeming a merchant may still roll a redemption back.
 ROLLBACK_WINDOW = dt.timedelta(hours=24)
 
@@ -68,7 +77,6 @@ class Check:
 
 def clean_code(raw: object) -> str:
     """The code as stored: NFKC, upper case, no whitespace. Refuses what cannot be a code."""
-    from apps.campaigns.codegen import normalize_code
 
     if not isinstance(raw, str) or not raw.strip():
         raise RedemptionError("missing_code", "Enter a code.", http_status=400)
@@ -99,28 +107,13 @@ def clean_code(raw: object) -> str:
 
 
 def clean_amount(raw: object) -> int | None:
-    """An order amount in minor units, or None. Refuses fractions, negatives and absurd
-    values instead of guessing."""
+    """An order amount in minor units, or None (apps.core.money's rule)."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise RedemptionError(
-            "invalid_amount", "The order amount must be a whole number of minor units (cents)."
-        )
     try:
-        amount = int(raw)
-    except ValueError:
-        raise RedemptionError(
-            "invalid_amount",
-            "The order amount must be a whole number of minor units (cents), e.g. 2599.",
-        ) from None
-    if amount < 0:
-        raise RedemptionError("invalid_amount", "The order amount cannot be negative.")
-    if amount > MAX_AMOUNT:
-        raise RedemptionError(
-            "invalid_amount", f"The order amount is too large (at most {MAX_AMOUNT:,})."
-        )
-    return amount
+        return minor_units(raw, digits=True)
+    except AmountError as exc:
+        raise RedemptionError("invalid_amount", exc.message) from None
 
 
 def may_redeem(user: Any, campaign: Campaign) -> bool:
@@ -132,30 +125,39 @@ def may_redeem(user: Any, campaign: Campaign) -> bool:
         return False
     if user.is_superuser:
         return True
-    sql = _MAY_REDEEM_SQL.format(user_groups=type(user).groups.through._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"user": user.pk, "object": str(campaign.pk)})
+        cursor.execute(_MAY_REDEEM_SQL, {"user": user.pk, "object": str(campaign.pk)})
         return bool(cursor.fetchone()[0])
 
 
 # guardian's tables live in the partner schema (first on the search path); auth and
-# content types in public.
-_MAY_REDEEM_SQL = """
-    SELECT EXISTS (
+# content types in public. One grant rule, used by `may_redeem` and by the redemption's lock.
+_USER_GROUPS = User.groups.through._meta.db_table
+
+
+def _grant_sql(object_pk: str) -> str:
+    """SQL that is true when %(user)s holds `redeem_campaign` on the campaign whose id (as
+    text) is the SQL expression `object_pk`, directly or through a group (as guardian's
+    `has_perm` decides it)."""
+    match = (
+        f"o.object_pk = {object_pk} AND p.codename = 'redeem_campaign' "
+        "AND t.app_label = 'campaigns' AND t.model = 'campaign'"
+    )
+    return f"""(EXISTS (
         SELECT 1 FROM guardian_userobjectpermission o
         JOIN auth_permission p ON p.id = o.permission_id
         JOIN django_content_type t ON t.id = p.content_type_id
-        WHERE o.user_id = %(user)s AND o.object_pk = %(object)s
-          AND p.codename = 'redeem_campaign' AND t.app_label = 'campaigns' AND t.model = 'campaign'
+        WHERE o.user_id = %(user)s AND {match}
     ) OR EXISTS (
         SELECT 1 FROM guardian_groupobjectpermission o
-        JOIN {user_groups} g ON g.group_id = o.group_id
+        JOIN {_USER_GROUPS} g ON g.group_id = o.group_id
         JOIN auth_permission p ON p.id = o.permission_id
         JOIN django_content_type t ON t.id = p.content_type_id
-        WHERE g.user_id = %(user)s AND o.object_pk = %(object)s
-          AND p.codename = 'redeem_campaign' AND t.app_label = 'campaigns' AND t.model = 'campaign'
-    )
-"""
+        WHERE g.user_id = %(user)s AND {match}
+    ))"""  # noqa: S608 - table names from the models, no input
+
+
+_MAY_REDEEM_SQL = "SELECT " + _grant_sql("%(object)s")
 
 
 def _check_rules(
@@ -243,28 +245,14 @@ _VOUCHER_COLUMNS = [f.column for f in Voucher._meta.concrete_fields]
 _CAMPAIGN_COLUMNS = [f.column for f in Campaign._meta.concrete_fields]
 _LOCK_SQL = """
     SELECT {voucher}, {campaign},
-        %(user)s::bigint IS NOT NULL AND (EXISTS (
-            SELECT 1 FROM guardian_userobjectpermission o
-            JOIN auth_permission p ON p.id = o.permission_id
-            JOIN django_content_type t ON t.id = p.content_type_id
-            WHERE o.user_id = %(user)s AND o.object_pk = c.id::text
-              AND p.codename = 'redeem_campaign' AND t.app_label = 'campaigns'
-              AND t.model = 'campaign'
-        ) OR EXISTS (
-            SELECT 1 FROM guardian_groupobjectpermission o
-            JOIN accounts_user_groups g ON g.group_id = o.group_id
-            JOIN auth_permission p ON p.id = o.permission_id
-            JOIN django_content_type t ON t.id = p.content_type_id
-            WHERE g.user_id = %(user)s AND o.object_pk = c.id::text
-              AND p.codename = 'redeem_campaign' AND t.app_label = 'campaigns'
-              AND t.model = 'campaign'
-        ))
+        %(user)s::bigint IS NOT NULL AND {grant}
     FROM campaigns_voucher v JOIN campaigns_campaign c ON c.id = v.campaign_id
     WHERE v.code = %(code)s
     FOR UPDATE OF v
 """.format(  # noqa: S608 - column names from the models, no input
     voucher=", ".join(f"v.{c}" for c in _VOUCHER_COLUMNS),
     campaign=", ".join(f"c.{c}" for c in _CAMPAIGN_COLUMNS),
+    grant=_grant_sql("c.id::text"),
 )
 _WRITE_SQL = """
     WITH v AS (
@@ -355,7 +343,7 @@ def _write_redemption(
         "now": now,
         "code": code[:MAX_CODE_LENGTH],
         "ip": actor.ip,
-        "partner": rollups.current_partner_id(),
+        "partner": current_partner_id(),
         "program": check.campaign.program_id,
         "day": timezone.localdate(now),
     }
@@ -511,7 +499,6 @@ def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str =
             redemption.status = Redemption.Status.ROLLED_BACK
             redemption.rolled_back_at = now
             redemption.rollback_reason = (reason or "")[:200]
-            from apps.redemptions.models import rollback_public_id
 
             redemption.rollback_id = rollback_public_id()
             redemption.save(

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
+from apps.core.jobs import enqueue
 from apps.tenancy.models import Partner
 
 
@@ -27,7 +28,6 @@ class PerPartnerCommand(BaseCommand):
         raise NotImplementedError
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from apps.core.jobs import enqueue
 
         partners = Partner.objects.ready().order_by("slug")
         if options["partner"]:

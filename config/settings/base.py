@@ -191,10 +191,6 @@ LOGGING = {
 
 PRODUCT_NAME = env_str("PRODUCT_NAME", "Coupon Hub")
 
-# Called with the event types whenever customer events are recorded (apps.customers.events);
-# each schedules its own debounced work after commit.
-EVENT_LISTENERS: list[str] = ["apps.distributions.jobs.schedule_consume"]
-
 # --- Channels (apps.messaging) -----------------------------------------------------------------
 # Absolute address of this site, for links built outside a request: unsubscribe links and code
 # images in emails, Twilio status callbacks, webhook URLs shown to partners.

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.brand import rollups, selectors
+from apps import rollups
+from apps.brand import selectors
 from apps.brand.models import DailyRedemptions, PartnerProgramStats
 from tests.factories import ProgramFactory
 

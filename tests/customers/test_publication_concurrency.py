@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 from django_tenants.utils import schema_context
 
-from apps.brand import rollups
+from apps import rollups
 from apps.brand.models import PartnerProgramStats
 from apps.campaigns.models import Campaign
 from apps.core.errors import DomainError

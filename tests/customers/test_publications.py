@@ -11,16 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.brand import rollups
+from apps import rollups
 from apps.brand.models import PartnerProgramStats
 from apps.campaigns.models import Voucher
+from apps.campaigns.selectors import PoolStatus, pool_status, publishable_campaigns
 from apps.core.errors import DomainError
 from apps.customers.models import Customer, Event, Publication
 from apps.customers.publications import (
     NO_VOUCHER,
-    PoolStatus,
-    pool_status,
-    publishable_campaigns,
     voucher_publish,
     vouchers_publish_bulk,
 )

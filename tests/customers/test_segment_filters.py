@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer, Event, Order, Publication
-from apps.customers.segment_filters import (
+from apps.customers.segments.filters import (
     FilterError,
     compile_filter,
     normalize_filter,

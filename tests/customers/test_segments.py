@@ -11,13 +11,9 @@ from django_tenants.utils import schema_context
 
 from apps.core.redis import redis_client
 from apps.customers.models import Customer, Event, Order, Segment, SegmentMembership
-from apps.customers.segment_filters import FilterError
-from apps.customers.segment_jobs import (
-    segments_evaluate_all,
-    segments_evaluate_all_job,
-    segments_schedule_evaluation,
-)
-from apps.customers.segments import (
+from apps.customers.segments.filters import FilterError
+from apps.customers.segments.jobs import segments_evaluate_all_job
+from apps.customers.segments.services import (
     SegmentError,
     segment_create,
     segment_delete,
@@ -27,7 +23,9 @@ from apps.customers.segments import (
     segment_members_remove,
     segment_members_upload,
     segment_update,
+    segments_evaluate_all,
 )
+from apps.customers.segments.triggers import segments_schedule_evaluation
 
 BASE = "/p/alpha/segments/"
 BIG_SPENDERS = {

@@ -14,25 +14,22 @@ from django_tenants.utils import schema_context
 from apps.accounts.apikeys import api_key_issue
 from apps.customers.events import event_record
 from apps.customers.models import Customer, Event, EventConsumption, Publication
-from apps.customers.segments import segment_members_add
-from apps.distributions.automatic import (
+from apps.customers.segments.services import segment_members_add
+from apps.distributions.models import Activity, Distribution, Recipient
+from apps.distributions.pipeline.automatic import (
     consumer_name,
     distribution_consume,
     events_after,
     settled_after,
 )
-from apps.distributions.fanout import distributions_resume_pool_paused
-from apps.distributions.models import Activity, Distribution, Recipient
+from apps.distributions.pipeline.fanout import distributions_resume_pool_paused
 from apps.distributions.services import distribution_activate, distribution_pause
 from apps.messaging.models import OutboxMessage
 from tests.distributions import pipeline_setup as setup
 
-LISTENER = "apps.distributions.jobs.schedule_consume"
-
 
 @pytest.fixture(autouse=True)
-def _listening(settings):
-    settings.EVENT_LISTENERS = [LISTENER]
+def _listening():
     setup.clear_pipeline_flags()
     yield
     setup.clear_pipeline_flags()

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer, Order
-from apps.customers.segments import segment_create, segment_members_add
+from apps.customers.segments.services import segment_create, segment_members_add
 from apps.distributions.demo import THANK_YOU, WELCOME, seed_distributions
 from apps.distributions.models import Distribution
 from apps.distributions.selectors import distribution_metrics

@@ -9,9 +9,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from apps.customers.models import Publication
-from apps.distributions import fanout as fanout_module
-from apps.distributions.fanout import distributions_resume_pool_paused, fanout_run
 from apps.distributions.models import Activity, Distribution, DistributionCustomer, Recipient
+from apps.distributions.pipeline import fanout as fanout_module
+from apps.distributions.pipeline.fanout import distributions_resume_pool_paused, fanout_run
 from apps.distributions.services import (
     DistributionError,
     audience_size,
@@ -23,8 +23,8 @@ from apps.distributions.services import (
     distribution_pause,
     distribution_resume,
 )
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import OutboxMessage
+from apps.messaging.sending import outbox_send
 from tests.distributions import pipeline_setup as setup
 
 

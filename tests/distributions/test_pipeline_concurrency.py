@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 from django_tenants.utils import schema_context
 
-from apps.distributions.fanout import fanout_run
+from apps.distributions.pipeline.fanout import fanout_run
 from apps.distributions.services import distribution_launch
 from tests.conftest import committed_db, truncate_partner_schemas
 from tests.distributions import pipeline_setup as setup

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.distributions import jobs
-from apps.distributions.fanout import fanout_run
 from apps.distributions.models import Activity, Recipient
-from apps.distributions.reminders import reminders_send
+from apps.distributions.pipeline.fanout import fanout_run
+from apps.distributions.pipeline.queue import tick_schedule
+from apps.distributions.pipeline.reminders import reminders_send
 from apps.distributions.services import (
     distribution_archive,
     distribution_check_complete,
@@ -216,8 +217,8 @@ def test_the_periodic_tick_is_scheduled_once_and_sends_reminders(partner_a, part
         d, _ = launched(partner_user_a, 2, [{"days": 1, "content": REMINDER}])
         sent_days_ago(d, 2)
     # when
-    first = jobs.reminders_schedule()
-    second = jobs.reminders_schedule()
+    first = tick_schedule()
+    second = tick_schedule()
     totals = jobs.distributions_tick()  # what the scheduled job runs
     # then: the tick sent the reminders and scheduled the next tick (one job waiting)
     try:

@@ -982,7 +982,7 @@ def test_a_fragment_of_a_launched_distribution_sends_the_browser_to_its_page(sta
 
 def test_a_step_posted_from_a_stale_tab_after_launch_changes_nothing(partner_a):
     # given a draft object read before its launch
-    from apps.distributions import drafts
+    from apps.distributions.wizard import drafts
 
     d = draft(partner_a, step=2)
     in_alpha(partner_a, Distribution.objects.filter(pk=d.pk).update, status="live")

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 
 from apps.campaigns.models import Voucher
 from apps.customers.models import Customer, Segment, SegmentMembership
-from apps.distributions.drafts import sms_count
 from apps.distributions.models import Distribution, Recipient
+from apps.distributions.wizard.drafts import sms_count
 from apps.messaging.models import OutboxMessage
 from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from apps.redemptions.merchant_selectors import REASON_TEXT, reason_text
+from apps.redemptions.merchants.selectors import REASON_TEXT, reason_text
 from apps.redemptions.models import Channel, RedemptionAttempt
 from apps.redemptions.services import (
     Actor,

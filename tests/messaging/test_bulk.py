@@ -7,8 +7,8 @@ from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer
 from apps.messaging.bulk import dedupe_key, outbox_insert_select, template_create
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import OutboxMessage
+from apps.messaging.sending import outbox_send
 from tests.factories import VoucherFactory
 
 SOURCE = (

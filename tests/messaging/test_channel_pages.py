@@ -9,8 +9,8 @@ from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer
 from apps.messaging.crypto import decrypt_secrets
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, outbox_queue
 
 SID = "AC" + "0123456789abcdef" * 2

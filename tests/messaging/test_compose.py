@@ -8,8 +8,8 @@ from django_tenants.utils import schema_context
 
 from apps.customers.models import Customer
 from apps.messaging.compose import ChannelContent, compose
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import outbox_queue
 from apps.messaging.templating import TemplateError
 from tests.factories import VoucherFactory

@@ -24,8 +24,8 @@ from apps.messaging.adapters.base import OutgoingMessage, PermanentError, Retrya
 from apps.messaging.adapters.email import EmailAdapter
 from apps.messaging.adapters.smtp_wire import quote as _quote
 from apps.messaging.crypto import encrypt_secrets
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_test, outbox_queue
 from apps.messaging.unsubscribe import email_headers, unsubscribe_token, unsubscribe_url
 from tests.conftest import committed_db

@@ -19,8 +19,8 @@ from django_tenants.utils import schema_context
 from apps.customers.models import Customer, Event
 from apps.messaging.adapters import adapter_for
 from apps.messaging.adapters.base import OutgoingMessage, PermanentError
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_save, channel_account_test, outbox_queue
 from tests.fakes.intercom import ScriptedIntercom, error_list
 from tests.fakes.prism import require_prism, spec_path, start_prism

@@ -13,8 +13,8 @@ from django_tenants.utils import schema_context
 from apps.core.redis import redis_client
 from apps.customers.models import Customer, Event
 from apps.messaging.adapters.mailchimp import subscriber_hash
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_save, channel_account_test, outbox_queue
 from apps.messaging.webhooks.mailchimp import mailchimp_webhook_token_ensure, mailchimp_webhook_url
 from tests.fakes.mailchimp import API_KEY, LIST_ID, FakeMailchimp

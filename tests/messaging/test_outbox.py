@@ -24,8 +24,8 @@ from apps.messaging.adapters.base import (
     parse_retry_after,
 )
 from apps.messaging.crypto import decrypt_secrets, encrypt_secrets
-from apps.messaging.jobs import acquire, claim, outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import acquire, claim, outbox_send
 from apps.messaging.services import (
     Draft,
     customer_opt_out,

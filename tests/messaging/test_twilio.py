@@ -20,8 +20,8 @@ from apps.customers.models import Customer, Event
 from apps.messaging.adapters.base import OutgoingMessage, PermanentError, RetryableError
 from apps.messaging.adapters.twilio_sms import TwilioSmsAdapter
 from apps.messaging.crypto import encrypt_secrets
-from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
+from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_test, outbox_queue
 from tests.fakes.prism import require_prism, spec_path, start_prism
 from tests.fakes.twilio_errors import TwilioErrorFake

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from apps.brand import rollups
+from apps import rollups
 from apps.brand.models import PartnerProgramStats
 from apps.campaigns.models import Campaign, Voucher
 from apps.redemptions.models import Merchant, Redemption, RedemptionAttempt

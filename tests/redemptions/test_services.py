@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from apps.brand import rollups
+from apps import rollups
 from apps.brand.models import DailyRedemptions, PartnerProgramStats, RollupDelta
 from apps.redemptions.models import Redemption, RedemptionAttempt
 from apps.redemptions.services import (

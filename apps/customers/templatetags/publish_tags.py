@@ -9,13 +9,13 @@ from django import template
 
 from apps.accounts.permissions import AUDIENCE_MANAGE
 from apps.customers.models import Customer
+from apps.customers.publish_views import publish_context
 
 register = template.Library()
 
 
 @register.inclusion_tag("customers/_publish_form.html", takes_context=True)
 def publish_form(context: template.Context, customer: Customer) -> dict[str, Any]:
-    from apps.customers.publish_views import publish_context
 
     request = context.get("request")
     if AUDIENCE_MANAGE not in getattr(request, "capabilities", frozenset()):

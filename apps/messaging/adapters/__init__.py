@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from django.utils.module_loading import import_string
 
 from apps.messaging.adapters.base import Adapter
+from apps.messaging.adapters.sandbox import SandboxAdapter
+from apps.messaging.crypto import decrypt_secrets
 
 if TYPE_CHECKING:
     from apps.messaging.models import ChannelAccount
@@ -23,8 +25,6 @@ ADAPTERS = {
 def adapter_for(channel: str, account: ChannelAccount | None) -> Adapter:
     """The adapter that delivers `channel` messages: the real one when an account is
     connected, the sandbox otherwise."""
-    from apps.messaging.adapters.sandbox import SandboxAdapter
-    from apps.messaging.crypto import decrypt_secrets
 
     if account is None:
         return SandboxAdapter(channel)

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
 
 
 class ChannelError(Exception):
@@ -146,9 +151,6 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
-
-    from django.utils import timezone
 
     try:
         when = parsedate_to_datetime(value)
@@ -160,8 +162,6 @@ def parse_retry_after(value: str | None) -> float | None:
 def checked_email(address: str) -> str:
     """The address, trimmed; a PermanentError when it is not an email address (a provider
     would refuse it anyway, with a less helpful answer)."""
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
 
     email = address.strip()
     try:

@@ -33,6 +33,7 @@ from apps.messaging.adapters.base import (
     http_error,
     parse_retry_after,
 )
+from apps.messaging.links import partner_url
 
 # Twilio error codes answered to a Messages create (HTTP 400), as (key, reason template). The
 # template may use {to} and {sender}.
@@ -105,6 +106,11 @@ def delivery_error_reason(error_code: str) -> str:
         return "Twilio could not deliver the message."
     detail = DELIVERY_ERRORS.get(code, "See https://www.twilio.com/docs/api/errors/" + code)
     return f"Twilio could not deliver the message (error {code}): {detail}"
+
+
+def status_callback_url() -> str:
+    """The absolute status callback URL of the current partner, sent with every message."""
+    return partner_url("hooks:twilio_status")
 
 
 class _HttpClient(TwilioHttpClient):
@@ -193,8 +199,6 @@ class TwilioSmsAdapter(BaseAdapter):
     def default_status_callback(self) -> str:
         """This partner's status callback URL, looked up once per adapter (one per batch)."""
         if self._status_callback is None:
-            from apps.messaging.webhooks.twilio import status_callback_url
-
             self._status_callback = status_callback_url()
         return self._status_callback
 

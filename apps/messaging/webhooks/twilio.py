@@ -53,11 +53,6 @@ STATUS_MAP = {
 }
 
 
-def status_callback_url() -> str:
-    """The absolute status callback URL of the current partner, sent with every message."""
-    return partner_url("hooks:twilio_status")
-
-
 def inbound_url() -> str:
     """The absolute URL to paste as the number's (or messaging service's) incoming webhook."""
     return partner_url("hooks:twilio_inbound")

@@ -14,20 +14,24 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps import rollups
 from apps.accounts.models import Membership, User
 from apps.accounts.services import membership_grant
-from apps.brand import rollups
-from apps.brand.jobs import allocation_generate
+from apps.brand.allocations import allocation_generate
 from apps.brand.models import Allocation, Program
 from apps.brand.services import allocation_create, program_create
 from apps.campaigns.models import Campaign, Voucher
 from apps.customers.events import events_record_bulk
-from apps.customers.models import Customer, Order, Segment
+from apps.customers.models import Customer, Order, Publication, Segment
 from apps.customers.orders import new_order_id
 from apps.customers.publications import vouchers_publish_bulk
-from apps.customers.segments import segment_create, segment_evaluate, segment_members_add
+from apps.customers.segments.services import segment_create, segment_evaluate, segment_members_add
 from apps.distributions.demo import seed_distributions
-from apps.redemptions.merchant_services import merchant_campaigns_set
+from apps.messaging.compose import ChannelContent, compose
+from apps.messaging.models import OutboxMessage
+from apps.messaging.sending import outbox_send
+from apps.messaging.services import outbox_queue
+from apps.redemptions.merchants.services import merchant_campaigns_set
 from apps.redemptions.models import Channel, Merchant, Redemption
 from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
 from apps.tenancy.models import Partner
@@ -208,11 +212,6 @@ class Command(BaseCommand):
     def seed_messages(self, partner: Partner) -> None:
         """A welcome email and SMS for the first customers who got a code, delivered through
         the sandbox (no channel is connected in the demo) so the Outbox has something to show."""
-        from apps.customers.models import Publication
-        from apps.messaging.compose import ChannelContent, compose
-        from apps.messaging.jobs import outbox_send
-        from apps.messaging.models import OutboxMessage
-        from apps.messaging.services import outbox_queue
 
         if OutboxMessage.objects.exists():
             return

@@ -7,13 +7,15 @@
 
 Without cron, `--schedule` (run it when a worker started with --with-scheduler comes up) starts
 a tick that does the same every five minutes and re-schedules itself
-(apps.distributions.jobs.reminders_schedule); a tick already scheduled is kept. Running cron
+(apps.distributions.pipeline.queue.tick_schedule); a tick already scheduled is kept. Running cron
 and the tick together is harmless: each reminder is queued once per code."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from apps.distributions.pipeline.queue import tick_schedule
+from apps.distributions.pipeline.reminders import reminders_send
 from apps.tenancy.commands import PerPartnerCommand
 
 
@@ -32,16 +34,12 @@ class Command(PerPartnerCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["schedule"]:
-            from apps.distributions.jobs import reminders_schedule
-
-            scheduled = reminders_schedule()
+            scheduled = tick_schedule()
             self.stdout.write("tick scheduled" if scheduled else "tick already scheduled")
             return
         super().handle(*args, **options)
 
     def run_in_partner(self) -> str:
-        from apps.distributions.reminders import reminders_send
-
         totals = reminders_send()
         return (
             f"{totals['recipients']} reminders queued in {totals['distributions']} "
