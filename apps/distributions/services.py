@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.actors import Actor
 from apps.campaigns.models import Voucher
 from apps.core.errors import DomainError
 from apps.customers.models import Event, SegmentMembership
@@ -206,7 +207,7 @@ def activity_log(
     )
 
 
-def _who(actor: Any) -> str:
+def _who(actor: Actor) -> str:
     return getattr(actor, "email", "") or "the system"
 
 
@@ -239,7 +240,7 @@ def _not_a_draft(distribution: Distribution, verb: str) -> DistributionError:
 
 
 @transaction.atomic
-def distribution_launch(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_launch(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Launch a manual draft: it goes live and the fan-out job (publish a code and queue the
     messages for every customer of the audience) starts after commit. Launching twice
     launches once: the second call returns the live distribution."""
@@ -284,7 +285,7 @@ def _evaluate_if_never(distribution: Distribution) -> None:
 
 
 @transaction.atomic
-def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_activate(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Activate an automatic draft: from now on each customer who meets the trigger gets a
     code and the messages, once. With `include_current_members`, the segment's current
     members are served right away too (a fan-out; the distribution stays live)."""
@@ -330,7 +331,7 @@ def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribu
 
 
 @transaction.atomic
-def distribution_pause(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_pause(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Stop publishing and queueing (messages already queued still go out). A distribution
     paused because its pool ran out becomes paused by the user: a top-up no longer resumes
     it."""
@@ -360,7 +361,7 @@ def free_codes(distribution: Distribution) -> int:
 
 
 @transaction.atomic
-def distribution_resume(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_resume(*, distribution: Distribution, actor: Actor) -> Distribution:
     """paused → live; the customers still waiting are served (and, for an automatic
     distribution, the events that arrived during the pause are handled)."""
     distribution.refresh_from_db()
@@ -399,7 +400,7 @@ def distribution_resume(*, distribution: Distribution, actor: Any) -> Distributi
 
 
 @transaction.atomic
-def distribution_archive(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_archive(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Put it away: nothing more is published or queued (a live one stops). Messages already
     queued still go out; reminders stop."""
     changed = (
@@ -414,7 +415,7 @@ def distribution_archive(*, distribution: Distribution, actor: Any) -> Distribut
 
 
 @transaction.atomic
-def distribution_delete(*, distribution: Distribution, actor: Any) -> None:
+def distribution_delete(*, distribution: Distribution, actor: Actor) -> None:
     """Delete a draft (a conditional DELETE: a draft launched meanwhile in another tab is
     kept, and the person is told to archive it instead)."""
     deleted, _ = Distribution.objects.filter(pk=distribution.pk, status=Status.DRAFT).delete()
@@ -443,7 +444,7 @@ def _strip_pipeline_keys(content: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_duplicate(*, distribution: Distribution, actor: Actor) -> Distribution:
     """A new draft with the same steps (“Copy of …”, a unique name); the wizard reopens it at
     the step the original had reached. Chosen customers are copied too."""
     copy = Distribution.objects.create(
@@ -462,7 +463,7 @@ def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distrib
         trigger_event=distribution.trigger_event,
         include_current_members=distribution.include_current_members,
         campaign_id=distribution.campaign_id,
-        created_by_id=getattr(actor, "pk", None),
+        created_by_id=actor.pk if actor is not None else None,
     )
     DistributionCustomer.objects.bulk_create(
         [

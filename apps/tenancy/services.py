@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -11,9 +11,12 @@ from apps.core.jobs import Progress, enqueue, job_run_create
 from apps.core.models import JobRun
 from apps.tenancy.models import Domain, Partner, schema_name_for, validate_partner_slug
 
+if TYPE_CHECKING:  # accounts sits above tenancy: the type only, never the import
+    from apps.accounts.actors import Actor
+
 
 @transaction.atomic
-def partner_create(*, name: str, slug: str, actor: Any = None) -> tuple[Partner, JobRun]:
+def partner_create(*, name: str, slug: str, actor: Actor = None) -> tuple[Partner, JobRun]:
     """Record a partner and enqueue the job that creates its schema. Raises ValidationError
     with a field-keyed message for a bad or duplicate slug or an empty name."""
     name = (name or "").strip()
