@@ -19,6 +19,7 @@ import redis
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 from apps.tenancy.models import Partner
 
@@ -36,7 +37,7 @@ def current_partner_id() -> int:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Partner) and tenant.pk:
         return tenant.pk
-    return Partner.objects.only("id").get(schema_name=connection.schema_name).pk
+    return Partner.objects.only("id").get(schema_name=tenant_connection.schema_name).pk
 
 
 def record_allocated(*, program_id: int, quantity: int) -> None:

@@ -16,8 +16,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 
 from .models import Segment
@@ -57,7 +58,7 @@ def segments_evaluate_all() -> dict[str, int]:
             result = segment_evaluate(segment=segment)
         except SegmentError:
             logger.exception(
-                "segment %s in %s could not be evaluated", segment_id, connection.schema_name
+                "segment %s in %s could not be evaluated", segment_id, tenant_connection.schema_name
             )
             totals["failed"] += 1
             continue
@@ -70,7 +71,7 @@ def segments_evaluate_all() -> dict[str, int]:
 def segments_evaluate_all_job() -> dict[str, int]:
     """The debounced run. Clearing the flag first means a change committed after this point
     schedules another run, so no change waits for the periodic one."""
-    redis_client().delete(_flag(connection.schema_name))
+    redis_client().delete(_flag(tenant_connection.schema_name))
     return segments_evaluate_all()
 
 
@@ -78,7 +79,7 @@ def segments_schedule_evaluation() -> None:
     """Debounced trigger: after the current transaction commits, make sure one evaluation of
     this partner's active segments runs within EVALUATE_DELAY. Never raises: a lost trigger
     only delays membership until the periodic run."""
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
 
     def push() -> None:
         try:

@@ -19,9 +19,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import enqueue
 from apps.core.redis import redis_client
 
@@ -76,7 +77,7 @@ def consume_all_job() -> dict[str, int]:
     queue another run instead of waiting for the periodic sweep."""
     from .automatic import consume_all
 
-    redis_client().delete(_consume_flag(connection.schema_name))
+    redis_client().delete(_consume_flag(tenant_connection.schema_name))
     return consume_all()
 
 
@@ -92,7 +93,7 @@ def schedule_consume(types: Iterable[str]) -> None:
     can trigger a live automatic distribution of this partner, make sure one consume job
     runs after the transaction commits (a Redis SET NX EX flag absorbs bursts). Never
     raises: a lost trigger only delays the customers until the periodic sweep."""
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     if schema == get_public_schema_name() or not (set(types) & _trigger_types()):
         return
 

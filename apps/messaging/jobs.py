@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import enqueue_now
 from apps.core.redis import redis_client
 from apps.messaging.adapters import adapter_for
@@ -71,7 +72,7 @@ def schedule_send(schema: str, channel: str, *, delay: float = 0) -> None:
 def outbox_send_job(channel: str) -> dict[str, int]:
     """RQ entry point (runs in the partner schema). Clearing the flag first means rows queued
     from now on start another job instead of waiting."""
-    redis_client().delete(_flag(connection.schema_name, channel))
+    redis_client().delete(_flag(tenant_connection.schema_name, channel))
     return outbox_send(channel)
 
 
@@ -97,7 +98,7 @@ def outbox_send(channel: str, *, max_batches: int | None = None) -> dict[str, in
     )
     if retry_at is not None:
         wait = max(1.0, (retry_at - timezone.now()).total_seconds())
-        schedule_send(connection.schema_name, channel, delay=wait)
+        schedule_send(tenant_connection.schema_name, channel, delay=wait)
     return totals
 
 
@@ -276,7 +277,9 @@ def _send_rate_limited(
         while position < len(group):
             take = len(group) - position
             if account is not None:
-                take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
+                take = acquire(
+                    f"{tenant_connection.schema_name}:{account.pk}", account.rate_limit, take
+                )
             for message in group[position : position + take]:
                 yield _outgoing(message)
             position += take

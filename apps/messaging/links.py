@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from apps.core.db import tenant_connection
 from apps.tenancy.models import Partner
 from apps.tenancy.urlconf import partner_reverse
 
@@ -17,7 +18,7 @@ def current_partner() -> Partner:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Partner):
         return tenant
-    return Partner.objects.get(schema_name=connection.schema_name)
+    return Partner.objects.get(schema_name=tenant_connection.schema_name)
 
 
 def partner_url(viewname: str, *, partner: Partner | None = None, **kwargs: Any) -> str:

@@ -10,9 +10,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from apps.core.db import tenant_connection
 from apps.customers.events import event_record
 from apps.customers.models import Customer
 from apps.messaging.models import Channel, ChannelAccount, OutboxMessage
@@ -121,7 +122,7 @@ def outbox_kick(channel: str, *, delay: float = 0) -> None:
     one set of jobs at a time per channel and partner)."""
     from apps.messaging.jobs import schedule_send
 
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     transaction.on_commit(lambda: schedule_send(schema, channel, delay=delay))
 
 

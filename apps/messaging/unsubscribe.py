@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from apps.core.db import tenant_connection
 from apps.core.permissions import WEBHOOK, capability
 from apps.customers.models import Customer
 from apps.messaging.links import current_partner, partner_url
@@ -45,7 +45,7 @@ def unsubscribe_token(customer_id: int, channel: str = "email", *, schema_name: 
     (default: the schema the connection is in)."""
     if channel not in CHANNELS:
         raise ValueError(f"no unsubscribe link for channel {channel!r}")
-    schema = schema_name or connection.schema_name
+    schema = schema_name or tenant_connection.schema_name
     # A plain Signer, not dumps()'s TimestampSigner: the same customer always gets the same
     # short link, and it never expires.
     return signing.Signer(salt=_salt(schema)).sign_object([customer_id, channel])

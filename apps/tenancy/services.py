@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import Progress, enqueue, job_run_create
 from apps.core.models import JobRun
 from apps.tenancy.models import Domain, Partner, schema_name_for, validate_partner_slug
@@ -57,7 +58,7 @@ def partner_build_schema_now(partner: Partner, progress: Progress | None = None)
     progress = progress or Progress(None)
     progress.update(10, "Creating the partner's database schema…")
     partner.create_schema(check_if_exists=True, verbosity=0)
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     progress.update(90, "Finishing…")
     Partner.objects.filter(pk=partner.pk).update(status=Partner.Status.READY)
     partner.status = Partner.Status.READY
