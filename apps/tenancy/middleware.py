@@ -32,7 +32,8 @@ class PartnerRoutingMiddleware:
             partner.domain_subfolder = partner.slug
             request.tenant = partner  # type: ignore[attr-defined]
             tenant_connection.set_tenant(partner)
-            request.urlconf = partner_urlconf(partner.slug)  # type: ignore[attr-defined]
+            # A module works as a urlconf too; the stubs only allow a dotted path (str).
+            request.urlconf = partner_urlconf(partner.slug)  # type: ignore[assignment]
             set_urlconf(request.urlconf)  # type: ignore[attr-defined]
         try:
             return self.get_response(request)
