@@ -87,7 +87,7 @@ def enqueue_now(
     the commit, or inside a job."""
     from datetime import timedelta
 
-    payload = {
+    payload: dict[str, Any] = {
         "schema_name": schema_name,
         "func": func,
         "args": list(args),

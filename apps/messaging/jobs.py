@@ -222,6 +222,7 @@ def _render_templated(messages: list[OutboxMessage]) -> dict[int, Any]:
                 "no_customer", "The customer was deleted before the message was sent."
             )
             continue
+        assert message.template is not None  # `templated` rows have a template_id
         try:
             draft = compose(
                 channel=message.channel,

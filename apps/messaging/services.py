@@ -130,7 +130,7 @@ def outbox_kick(channel: str, *, delay: float = 0) -> None:
 
 # Provider statuses (Twilio's, and our own) mapped to ours; a later status never moves a
 # message back (delivered stays delivered when a late "sent" callback arrives).
-_RANK = {Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
+_RANK: dict[str, int] = {Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
 
 
 def outbox_provider_status(

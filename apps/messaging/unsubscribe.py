@@ -86,7 +86,7 @@ def email_headers(customer_id: int, *, partner: Partner | None = None) -> dict[s
     }
 
 
-def mask_email(address: str) -> str:
+def mask_email(address: str | None) -> str:
     """ "a•••@example.com": enough for the person to recognise, not for a bystander to read."""
     local, _, domain = (address or "").partition("@")
     if not domain:
@@ -122,5 +122,5 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "messaging/unsubscribe.html", context)
 
 
-def _mask_phone(number: str) -> str:
+def _mask_phone(number: str | None) -> str:
     return f"•••{number[-3:]}" if number else "your number"
