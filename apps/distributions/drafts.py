@@ -142,7 +142,10 @@ def draft_set_kind(*, distribution: Distribution, kind: str) -> None:
 
 def name_clash(name: str, *, exclude: int | None = None) -> Distribution | None:
     """Another distribution of this partner with the same name, ignoring case."""
-    return Distribution.objects.filter(name__iexact=name).exclude(pk=exclude).first()
+    same_name = Distribution.objects.filter(name__iexact=name)
+    if exclude is not None:
+        same_name = same_name.exclude(pk=exclude)
+    return same_name.first()
 
 
 def _name_taken(existing: Distribution) -> DraftError:
@@ -403,8 +406,8 @@ def _step_data_problems(distribution: Distribution, step: int) -> list[str]:
         problem = _audience_problem(d.kind, d.audience, d.segment, d.trigger_event, chosen=chosen)
         return [problem[1]] if problem else []
     if step == 7:
-        problem = _campaign_problem(d.campaign)
-        return [problem] if problem else []
+        campaign_problem = _campaign_problem(d.campaign)
+        return [campaign_problem] if campaign_problem else []
     raise ValueError(step)
 
 

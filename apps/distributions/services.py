@@ -311,6 +311,7 @@ def distribution_activate(*, distribution: Distribution, actor: Actor) -> Distri
 
     templates_ensure(distribution)
     if distribution.audience == Audience.SEGMENT:
+        assert distribution.segment is not None  # _require_complete() checked it
         trigger = f"entering the segment “{distribution.segment.name}”"
     else:
         trigger = TRIGGER_EVENTS.get(distribution.trigger_event, distribution.trigger_event)
@@ -374,6 +375,7 @@ def distribution_resume(*, distribution: Distribution, actor: Actor) -> Distribu
             key="distribution_not_paused",
         )
     if distribution.pause_reason == PAUSED_POOL_EMPTY and not free_codes(distribution):
+        assert distribution.campaign is not None  # launched with one, kept (PROTECT, drafts only)
         raise DistributionError(
             f"The pool of “{distribution.campaign.name}” is still empty. Ask the brand for a "
             "top-up; the distribution resumes by itself when the codes arrive.",
