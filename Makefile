@@ -41,6 +41,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy apps config
 	$(BIN)/python -m config.stack exec -- $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install
