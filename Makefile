@@ -43,6 +43,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy apps config
 	$(BIN)/python -m config.stack exec -- $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install

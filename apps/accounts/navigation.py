@@ -42,8 +42,8 @@ PARTNER_NAV = (
 
 def nav_items(request: HttpRequest) -> list[dict[str, str | bool]]:
     items = PARTNER_NAV if getattr(request, "tenant", None) is not None else BRAND_NAV
-    capabilities = getattr(request, "capabilities", frozenset())
-    result = []
+    capabilities: frozenset[str] = getattr(request, "capabilities", frozenset())
+    result: list[dict[str, str | bool]] = []
     for item in items:
         if item.capability not in capabilities:
             continue

@@ -17,6 +17,7 @@ from apps.core.permissions import AUTHENTICATED, PUBLIC, CapabilityMixin, capabi
 @capability(AUTHENTICATED)
 def home(request: HttpRequest) -> HttpResponse:
     """Send each person to where their work is."""
+    assert request.user.is_authenticated  # @capability(AUTHENTICATED) sent anyone else to sign in
     if request.user.is_brand_admin:
         return redirect("brand:dashboard")
     memberships = list(
@@ -31,6 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @capability(AUTHENTICATED)
 def partner_switcher(request: HttpRequest) -> HttpResponse:
+    assert request.user.is_authenticated  # @capability(AUTHENTICATED) sent anyone else to sign in
     memberships = (
         Membership.objects.filter(user=request.user, partner__status="ready")
         .select_related("partner")

@@ -29,6 +29,7 @@ from apps.accounts.apikeys import api_key_touch, token_matches
 from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import API_MERCHANT, API_PARTNER
 from apps.api.errors import ApiError, new_request_id
+from apps.core.db import tenant_connection
 from apps.core.sql import SEARCH_PATH_COLUMN, prepared_before_search_path, search_path_checked
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor
@@ -98,7 +99,7 @@ def _partner_for(app_id: str) -> Partner | None:
     hit = _PARTNERS.get(app_id)
     if hit is not None and time.monotonic() - hit[0] < _PARTNER_CACHE_SECONDS:
         return hit[1]
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     partner = Partner.objects.filter(
         pk__in=ApiKey.objects.filter(app_id=app_id).values("partner_id")
     ).first()
@@ -127,7 +128,7 @@ def _authenticate(request: HttpRequest, *, retried: bool = False) -> tuple[ApiKe
         raise _unknown_key()
     if partner.status != Partner.Status.READY:
         raise ApiError(401, "unauthorized", "This key's partner account is not ready yet.")
-    connection.set_tenant(partner)
+    tenant_connection.set_tenant(partner)
     with prepared_before_search_path(_key_sql(partner.schema_name), [app_id]) as cursor:
         row = cursor.fetchone()
     if row is None:
@@ -220,7 +221,7 @@ def api_endpoint(capability: str, methods: tuple[str, ...]) -> Callable[[View], 
                     request.actor = _actor(request, key, merchant)  # type: ignore[attr-defined]
                     response = view(request, *args, **kwargs)
                 finally:
-                    connection.set_schema_to_public()
+                    tenant_connection.set_schema_to_public()
             except ApiError as exc:
                 response = exc.response(request)
             response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from apps.accounts.permissions import API_PARTNER
 from apps.api.auth import api_endpoint
 from apps.api.errors import ApiError, invalid_payload
 from apps.api.idempotency import idempotent
-from apps.api.payloads import read_json, reject_unknown
+from apps.api.payloads import read_json, reject_unknown, string_field
 from apps.api.serializers import iso
 from apps.core.money import json_kind
 from apps.customers import validators as v
@@ -38,15 +38,6 @@ ADDRESS_FIELDS = {
 EXAMPLE = '{"source_id": "crm-1001", "email": "ann@example.com", "name": "Ann Lee"}'
 
 
-def _string(data: dict[str, Any], name: str, where: str) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
-    return value
-
-
 def _checked(clean: Any, where: str, *args: Any) -> Any:
     try:
         return clean(*args)
@@ -63,8 +54,10 @@ def parse_customer(data: dict[str, Any]) -> dict[str, Any]:
         )
     reject_unknown(data, CUSTOMER_FIELDS)
     out: dict[str, Any] = {}
-    source_id = _checked(v.clean_source_id, "source_id", _string(data, "source_id", "source_id"))
-    email = _checked(v.clean_email, "email", _string(data, "email", "email"))
+    source_id = _checked(
+        v.clean_source_id, "source_id", string_field(data, "source_id", "source_id", limit=None)
+    )
+    email = _checked(v.clean_email, "email", string_field(data, "email", "email", limit=None))
     if not source_id and not email:
         raise invalid_payload(
             "Send “source_id” (your id for the customer) or “email”, so that a second call "
@@ -74,14 +67,16 @@ def parse_customer(data: dict[str, Any]) -> dict[str, Any]:
         out["source_id"] = source_id
     if email:
         out["email"] = email
-    name = _checked(v.clean_text, "name", _string(data, "name", "name"), "name", "The name")
+    name = _checked(
+        v.clean_text, "name", string_field(data, "name", "name", limit=None), "name", "The name"
+    )
     if name:
         out["name"] = name
-    phone = _checked(v.clean_phone, "phone", _string(data, "phone", "phone"))
+    phone = _checked(v.clean_phone, "phone", string_field(data, "phone", "phone", limit=None))
     if phone:
         out["phone"] = phone
     key = "birthdate" if data.get("birthdate") is not None else "birthday"
-    birthdate = _checked(v.clean_birthdate, key, _string(data, key, key))
+    birthdate = _checked(v.clean_birthdate, key, string_field(data, key, key, limit=None))
     if birthdate:
         out["birthdate"] = birthdate
     address = data.get("address")
@@ -92,7 +87,11 @@ def parse_customer(data: dict[str, Any]) -> dict[str, Any]:
         for name_in, field in ADDRESS_FIELDS.items():
             where = f"address.{name_in}"
             value = _checked(
-                v.clean_text, where, _string(address, name_in, where), field, f"“{where}”"
+                v.clean_text,
+                where,
+                string_field(address, name_in, where, limit=None),
+                field,
+                f"“{where}”",
             )
             if value:
                 out[field] = value

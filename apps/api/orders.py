@@ -16,7 +16,7 @@ from apps.accounts.permissions import API_PARTNER
 from apps.api.auth import api_endpoint
 from apps.api.errors import ApiError, invalid_payload
 from apps.api.idempotency import idempotent
-from apps.api.payloads import read_json, reject_unknown
+from apps.api.payloads import read_json, reject_unknown, string_field
 from apps.api.serializers import iso
 from apps.core.errors import DomainError
 from apps.core.money import json_kind
@@ -46,14 +46,7 @@ def domain_error(exc: DomainError, resource_type: str = "") -> ApiError:
 
 
 def text(data: dict[str, Any], name: str, where: str, *, limit: int = 120) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
-    if len(value) > limit:
-        raise invalid_payload(f"“{where}” is too long: at most {limit} characters.")
-    return value.strip()
+    return string_field(data, name, where, limit=limit).strip()
 
 
 def obj(data: dict[str, Any], name: str, where: str) -> dict[str, Any] | None:

@@ -93,13 +93,15 @@ def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _string(data: dict[str, Any], name: str, where: str, *, limit: int = 120) -> str:
+def string_field(data: dict[str, Any], name: str, where: str, *, limit: int | None = 120) -> str:
+    """`data[name]` as a string ("" when absent or null); 400 naming `where` when it is not a
+    string or is longer than `limit` characters (None: no limit)."""
     value = data.get(name)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise invalid_payload(f"“{where}” must be a string, not {json_kind(value)}.")
-    if len(value) > limit:
+    if limit is not None and len(value) > limit:
         raise invalid_payload(f"“{where}” is too long: at most {limit} characters.")
     return value
 
@@ -165,18 +167,18 @@ def parse_redeem(data: dict[str, Any]) -> RedeemRequest:
     order = _object(data, "order")
     customer = _object(data, "customer")
     metadata = _object(data, "metadata")
-    customer_ref = _string(customer, "source_id", "customer.source_id") or _string(
+    customer_ref = string_field(customer, "source_id", "customer.source_id") or string_field(
         customer, "id", "customer.id"
     )
     return RedeemRequest(
         code=code,
         order_amount=order_amount(order),
         order={
-            "id": _string(order, "id", "order.id"),
-            "source_id": _string(order, "source_id", "order.source_id"),
+            "id": string_field(order, "id", "order.id"),
+            "source_id": string_field(order, "source_id", "order.source_id"),
         },
         customer_ref=customer_ref,
-        tracking_id=_string(data, "tracking_id", "tracking_id"),
+        tracking_id=string_field(data, "tracking_id", "tracking_id"),
         metadata=metadata,
     )
 
@@ -192,10 +194,10 @@ def parse_rollback(data: dict[str, Any], query: QueryDict) -> RollbackRequest:
     reject_unknown(data, ROLLBACK_FIELDS)
     for name in ("customer", "order", "metadata"):
         _object(data, name)
-    reason = query.get("reason") or _string(data, "reason", "reason", limit=200)
+    reason = query.get("reason") or string_field(data, "reason", "reason", limit=200)
     if len(reason) > 200:
         raise invalid_payload("“reason” is too long: at most 200 characters.")
-    tracking_id = query.get("tracking_id") or _string(data, "tracking_id", "tracking_id")
+    tracking_id = query.get("tracking_id") or string_field(data, "tracking_id", "tracking_id")
     return RollbackRequest(reason=reason, tracking_id=tracking_id[:120])
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps import rollups
 from apps.brand.models import Allocation
 from apps.campaigns.services import campaign_ensure, campaign_grant_distributors, vouchers_generate
+from apps.core.db import tenant_connection
 from apps.core.jobs import Progress
 from apps.distributions.pipeline.fanout import distributions_resume_pool_paused
 
@@ -40,11 +41,11 @@ def _generate(allocation_id: int, progress: Progress) -> None:
     allocation = Allocation.objects.select_related("program", "partner").get(pk=allocation_id)
     if allocation.status == Allocation.Status.SUCCEEDED:
         return
-    if allocation.partner.schema_name != connection.schema_name:
+    if allocation.partner.schema_name != tenant_connection.schema_name:
         # Belt and braces: codes must only ever land in the allocation's own partner schema.
         raise RuntimeError(
             f"Allocation {allocation_id} belongs to {allocation.partner.schema_name}, "
-            f"not {connection.schema_name}."
+            f"not {tenant_connection.schema_name}."
         )
     Allocation.objects.filter(pk=allocation_id).update(status=Allocation.Status.RUNNING, error="")
     program = allocation.program

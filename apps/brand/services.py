@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.accounts.actors import Actor
 from apps.brand.models import Allocation, Program
 from apps.brand.selectors import allocated_count
 from apps.campaigns.codegen import CodeFormatError, validate_format
@@ -15,12 +16,12 @@ from apps.tenancy.models import Partner
 
 
 @transaction.atomic
-def program_create(*, actor: Any, terms: dict[str, Any]) -> Program:
+def program_create(*, actor: Actor, terms: dict[str, Any]) -> Program:
     return Program.objects.create(created_by=actor, **terms)
 
 
 @transaction.atomic
-def program_update(*, actor: Any, program: Program, terms: dict[str, Any]) -> Program:
+def program_update(*, actor: Actor, program: Program, terms: dict[str, Any]) -> Program:
     """Change a program. Partner campaigns already made from it keep their own copy of the
     terms; the code format is fixed once codes exist (the form disables those fields)."""
     for name, value in terms.items():
@@ -31,7 +32,7 @@ def program_update(*, actor: Any, program: Program, terms: dict[str, Any]) -> Pr
 
 @transaction.atomic
 def allocation_create(
-    *, actor: Any, program: Program, partner: Partner, quantity: int
+    *, actor: Actor, program: Program, partner: Partner, quantity: int
 ) -> Allocation:
     """Record an allocation of `quantity` codes and enqueue their generation in the partner's
     schema. Raises DomainError (key from CodeFormatError where it applies) when the partner

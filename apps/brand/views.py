@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from apps import rollups
 from apps.accounts import permissions as perms
+from apps.accounts.actors import request_actor
 from apps.brand import selectors
 from apps.brand.forms import (
     AllocationForm,
@@ -126,7 +127,7 @@ def partner_create_view(request: HttpRequest) -> HttpResponse:
     form = PartnerCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            partner, job_run = partner_create(actor=request.user, **form.cleaned_data)
+            partner, job_run = partner_create(actor=request_actor(request), **form.cleaned_data)
         except ValidationError as exc:
             for field, problems in exc.message_dict.items():
                 for problem in problems:
@@ -200,7 +201,7 @@ def _form_preview(form: ProgramForm) -> dict[str, Any]:
 def program_create_view(request: HttpRequest) -> HttpResponse:
     form = ProgramForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        program = program_create(actor=request.user, terms=form.cleaned_data)
+        program = program_create(actor=request_actor(request), terms=form.cleaned_data)
         messages.success(request, f"Program {program.name} created. Allocate codes to a partner.")
         return redirect("brand:program_detail", program_id=program.pk)
     return render(
@@ -217,7 +218,7 @@ def program_edit(request: HttpRequest, program_id: int) -> HttpResponse:
     locked = program.allocations.exists()
     form = ProgramForm(request.POST or None, instance=program, lock_format=locked)
     if request.method == "POST" and form.is_valid():
-        program_update(actor=request.user, program=program, terms=form.cleaned_data)
+        program_update(actor=request_actor(request), program=program, terms=form.cleaned_data)
         messages.success(request, f"Program {program.name} saved.")
         return redirect("brand:program_detail", program_id=program.pk)
     preview = _preview(program.code_format()) if locked else _form_preview(form)
@@ -289,7 +290,7 @@ def allocation_create_view(request: HttpRequest) -> HttpResponse:
         form = AllocationForm(initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            allocation = allocation_create(actor=request.user, **form.cleaned_data)
+            allocation = allocation_create(actor=request_actor(request), **form.cleaned_data)
         except DomainError as exc:
             form.add_error("partner" if exc.key == "partner_not_ready" else "quantity", exc.message)
         else:

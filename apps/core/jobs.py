@@ -15,11 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 import django_rq
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tenants.utils import schema_context
 
+from apps.core.db import tenant_connection
 from apps.core.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class TenantQueue:
     ) -> None:
         """Enqueue `func(*args, **kwargs)` to run in `schema_name` (default: the current
         schema) once the current transaction commits."""
-        schema = schema_name or connection.schema_name
+        schema = schema_name or tenant_connection.schema_name
         payload = {
             "schema_name": schema,
             "func": _dotted(func),
@@ -86,7 +87,7 @@ def enqueue_now(
     the worker's scheduler), not on commit: for debounced triggers that already run after
     the commit, or inside a job."""
 
-    payload = {
+    payload: dict[str, Any] = {
         "schema_name": schema_name,
         "func": func,
         "args": list(args),
@@ -173,5 +174,5 @@ def job_run_create(
         label=label,
         subject=subject,
         created_by=created_by,
-        schema_name=schema_name or connection.schema_name,
+        schema_name=schema_name or tenant_connection.schema_name,
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -28,7 +28,7 @@ AUTHENTICATED = "authenticated"
 # URL and answers 403 (changing nothing) when it does not match.
 WEBHOOK = "webhook"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # HttpResponse, or a StreamingHttpResponse
 
 
 def check_capability(request: HttpRequest, name: str) -> HttpResponse | None:
@@ -51,7 +51,7 @@ def capability(name: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             refusal = check_capability(request, name)
             if refusal is not None:
                 return refusal

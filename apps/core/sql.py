@@ -16,6 +16,8 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from apps.core.db import tenant_connection
+
 # Django opens its psycopg connections with `prepare_threshold=None`, and psycopg then ignores
 # `prepare=True` too: every call was parsed and planned again (1-2 ms for the redeem lock
 # statement). A threshold no statement count reaches turns explicit preparation back on while
@@ -62,6 +64,6 @@ def search_path_checked(current: str) -> None:
     """When the server's search_path (`current`, read on this connection just now) is already
     the one django-tenants would set for the current schema, tell it so, and it skips its SET.
     Anything else (another partner, quoting we do not reproduce) leaves the SET to it."""
-    wanted = connection._get_cursor_search_paths()
+    wanted = tenant_connection._get_cursor_search_paths()
     if current == ", ".join(wanted):
-        connection.search_path_set_schemas = wanted
+        tenant_connection.search_path_set_schemas = wanted

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 
+from apps.core.db import tenant_connection
 from apps.core.htmx import render_page
 from apps.core.models import JobRun
 from apps.core.permissions import PUBLIC, capability
@@ -54,5 +55,5 @@ def error_500(request: HttpRequest) -> HttpResponse:
 def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
     """A job's progress bar. Polled by htmx every second until the job finishes; a run that
     belongs to another schema is a 404."""
-    job_run = get_object_or_404(JobRun, pk=job_id, schema_name=connection.schema_name)
+    job_run = get_object_or_404(JobRun, pk=job_id, schema_name=tenant_connection.schema_name)
     return render_page(request, "core/job_progress.html", {"job_run": job_run}, fragment="progress")

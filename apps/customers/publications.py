@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps import rollups
 from apps.campaigns.models import Campaign, Voucher
+from apps.core.db import tenant_connection
 from apps.core.errors import DomainError
 from apps.customers.events import audience_changed, event_record
 from apps.customers.models import Customer, Event, Publication
@@ -75,7 +76,7 @@ def _lock_distribution(distribution_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"publish-distribution:{connection.schema_name}:{distribution_id}"],
+            [f"publish-distribution:{tenant_connection.schema_name}:{distribution_id}"],
         )
 
 

@@ -94,6 +94,6 @@ def customer_publish(request: HttpRequest, customer_id: int) -> HttpResponse:
         # 200 so htmx swaps the form with its errors in place.
         return render(request, TEMPLATE, publish_context(customer, form))
     for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, error)
+        for error in errors:  # an ErrorList yields its messages (str)
+            messages.error(request, str(error))
     return redirect(reverse("customers:detail", args=[customer.pk]) + "#publish-code")

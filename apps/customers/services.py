@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from apps.accounts.actors import Actor
 from apps.core.errors import DomainError
 from apps.core.jobs import enqueue, job_run_create
 from apps.customers.events import event_record
@@ -216,7 +217,7 @@ def customer_upsert(*, data: dict[str, Any], source: str = "api") -> tuple[Custo
 
 
 @transaction.atomic
-def customer_import_create(*, filename: str, content: str, created_by: Any) -> CustomerImport:
+def customer_import_create(*, filename: str, content: str, created_by: Actor) -> CustomerImport:
     """Keep an uploaded (already decoded and checked) CSV, waiting for its column mapping."""
     return CustomerImport.objects.create(
         filename=filename[:255], content=content, created_by=created_by
@@ -225,7 +226,7 @@ def customer_import_create(*, filename: str, content: str, created_by: Any) -> C
 
 @transaction.atomic
 def customer_import_start(
-    *, customer_import: CustomerImport, mapping: dict[str, str], match_on: str, actor: Any
+    *, customer_import: CustomerImport, mapping: dict[str, str], match_on: str, actor: Actor
 ) -> CustomerImport:
     """Save the mapping and queue the import job (on commit). Only an import still waiting for
     its mapping can start, so a double-submitted form queues one job."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.customers.models import Customer
@@ -37,10 +38,10 @@ _BOOLEAN_WORDS = {
     "0": False,
 }
 # Field name → max length, from the model, so the limits never drift apart.
-MAX_LENGTHS = {
+MAX_LENGTHS: dict[str, int] = {
     f.name: f.max_length
     for f in Customer._meta.get_fields()
-    if getattr(f, "max_length", None) and f.name != "id"
+    if isinstance(f, Field) and f.max_length and f.name != "id"
 }
 
 
@@ -106,12 +107,12 @@ def clean_birthdate(value: str | dt.date | None, *, today: dt.date | None = None
     if value is None or value == "":
         return None
     if isinstance(value, str):
+        text = value.strip()
         try:
-            value = dt.date.fromisoformat(value.strip())
+            value = dt.date.fromisoformat(text)
         except ValueError:
             raise FieldProblem(
-                f"“{value.strip()[:40]}” is not a date; write the birthdate as YYYY-MM-DD, "
-                "e.g. 1990-04-23."
+                f"“{text[:40]}” is not a date; write the birthdate as YYYY-MM-DD, e.g. 1990-04-23."
             ) from None
     today = today or timezone.localdate()
     if value > today:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.text import slugify
 
 from apps.accounts import permissions as perms
+from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.htmx import render_page
@@ -145,7 +146,9 @@ def import_create(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         customer_import = customer_import_create(
-            filename=form.cleaned_data["file"].name, content=form.text, created_by=request.user
+            filename=form.cleaned_data["file"].name,
+            content=form.text,
+            created_by=request_actor(request),
         )
         return redirect("customers:import_mapping", import_id=customer_import.pk)
     status = 400 if form.errors else 200
@@ -171,7 +174,7 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
                 customer_import=customer_import,
                 mapping=form.cleaned_data["mapping"],
                 match_on=form.cleaned_data["match_on"],
-                actor=request.user,
+                actor=request_actor(request),
             )
         except DomainError as exc:
             messages.info(request, exc.message)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connection
 from django_tenants.utils import schema_context
 
+from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 from apps.distributions.pipeline.automatic import consume_all, distribution_consume
 from apps.distributions.pipeline.fanout import distributions_resume_pool_paused, fanout_run
@@ -43,7 +43,7 @@ def consume_job(distribution_id: int) -> dict[str, Any]:
 def consume_all_job() -> dict[str, int]:
     """The debounced run. Clearing the flag first means events committed after this point
     queue another run instead of waiting for the periodic sweep."""
-    redis_client().delete(consume_flag(connection.schema_name))
+    redis_client().delete(consume_flag(tenant_connection.schema_name))
     return consume_all()
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.actors import Actor
 from apps.core.errors import DomainError
 from apps.customers.models import Event
 from apps.customers.segments.services import segment_evaluate
@@ -90,7 +91,7 @@ def _not_a_draft(distribution: Distribution, verb: str) -> DistributionError:
 
 
 @transaction.atomic
-def distribution_launch(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_launch(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Launch a manual draft: it goes live and the fan-out job (publish a code and queue the
     messages for every customer of the audience) starts after commit. Launching twice
     launches once: the second call returns the live distribution."""
@@ -130,7 +131,7 @@ def _evaluate_if_never(distribution: Distribution) -> None:
 
 
 @transaction.atomic
-def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_activate(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Activate an automatic draft: from now on each customer who meets the trigger gets a
     code and the messages, once. With `include_current_members`, the segment's current
     members are served right away too (a fan-out; the distribution stays live)."""
@@ -153,6 +154,7 @@ def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribu
         raise _not_a_draft(distribution, "activated")
     templates_ensure(distribution)
     if distribution.audience == Audience.SEGMENT:
+        assert distribution.segment is not None  # _require_complete() checked it
         trigger = f"entering the segment “{distribution.segment.name}”"
     else:
         trigger = TRIGGER_EVENTS.get(distribution.trigger_event, distribution.trigger_event)
@@ -173,7 +175,7 @@ def distribution_activate(*, distribution: Distribution, actor: Any) -> Distribu
 
 
 @transaction.atomic
-def distribution_pause(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_pause(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Stop publishing and queueing (messages already queued still go out). A distribution
     paused because its pool ran out becomes paused by the user: a top-up no longer resumes
     it."""
@@ -197,7 +199,7 @@ def distribution_pause(*, distribution: Distribution, actor: Any) -> Distributio
 
 
 @transaction.atomic
-def distribution_resume(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_resume(*, distribution: Distribution, actor: Actor) -> Distribution:
     """paused → live; the customers still waiting are served (and, for an automatic
     distribution, the events that arrived during the pause are handled)."""
     distribution.refresh_from_db()
@@ -210,12 +212,14 @@ def distribution_resume(*, distribution: Distribution, actor: Any) -> Distributi
             key="distribution_not_paused",
         )
     if distribution.pause_reason == PAUSED_POOL_EMPTY and not free_codes(distribution):
+        assert distribution.campaign is not None  # launched with one, kept (PROTECT, drafts only)
         raise DistributionError(
             f"The pool of “{distribution.campaign.name}” is still empty. Ask the brand for a "
             "top-up; the distribution resumes by itself when the codes arrive.",
             key="pool_empty",
         )
     if distribution.pause_reason == PAUSED_CAMPAIGN and campaign_problem(distribution.campaign):
+        assert distribution.campaign is not None  # launched with one, kept (PROTECT, drafts only)
         raise DistributionError(
             f"The campaign “{distribution.campaign.name}” cannot publish codes (inactive, "
             "expired or out of codes); ask the brand. It can be resumed once the campaign is "
@@ -235,7 +239,7 @@ def distribution_resume(*, distribution: Distribution, actor: Any) -> Distributi
 
 
 @transaction.atomic
-def distribution_archive(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_archive(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Put it away: nothing more is published or queued (a live one stops). Messages already
     queued still go out; reminders stop."""
     changed = (
@@ -250,7 +254,7 @@ def distribution_archive(*, distribution: Distribution, actor: Any) -> Distribut
 
 
 @transaction.atomic
-def distribution_delete(*, distribution: Distribution, actor: Any) -> None:
+def distribution_delete(*, distribution: Distribution, actor: Actor) -> None:
     """Delete a draft (a conditional DELETE: a draft launched meanwhile in another tab is
     kept, and the person is told to archive it instead)."""
     deleted, _ = Distribution.objects.filter(pk=distribution.pk, status=Status.DRAFT).delete()
@@ -279,7 +283,7 @@ def _strip_pipeline_keys(content: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distribution:
+def distribution_duplicate(*, distribution: Distribution, actor: Actor) -> Distribution:
     """A new draft with the same steps (“Copy of …”, a unique name); the wizard reopens it at
     the step the original had reached. Chosen customers are copied too."""
     copy = Distribution.objects.create(
@@ -298,7 +302,7 @@ def distribution_duplicate(*, distribution: Distribution, actor: Any) -> Distrib
         trigger_event=distribution.trigger_event,
         include_current_members=distribution.include_current_members,
         campaign_id=distribution.campaign_id,
-        created_by_id=getattr(actor, "pk", None),
+        created_by_id=actor.pk if actor is not None else None,
     )
     DistributionCustomer.objects.bulk_create(
         [

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import permissions as perms
+from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.htmx import render_page
@@ -203,7 +204,7 @@ def _act(
 ) -> HttpResponse:
     distribution = get_object_or_404(Distribution, pk=distribution_id)
     try:
-        action(distribution=distribution, actor=request.user)
+        action(distribution=distribution, actor=request_actor(request))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -249,7 +250,9 @@ def distribution_archive_view(request: HttpRequest, distribution_id: int) -> Htt
 def distribution_duplicate_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
     distribution = get_object_or_404(Distribution, pk=distribution_id)
     try:
-        copy = services.distribution_duplicate(distribution=distribution, actor=request.user)
+        copy = services.distribution_duplicate(
+            distribution=distribution, actor=request_actor(request)
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("distributions:detail", distribution_id=distribution.pk)

@@ -119,7 +119,8 @@ class EmailAccountForm(AccountForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("mode") == "smtp":
             for name in ("host", "port"):
                 if not data.get(name):
@@ -176,7 +177,8 @@ class SmsAccountForm(AccountForm):
             raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("from_number") and not data.get("messaging_service_sid"):
             raise forms.ValidationError("Give a sender number or a messaging service SID.")
         return data
@@ -203,7 +205,8 @@ class MailchimpAccountForm(AccountForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         key = data.get("api_key") or ""
         prefix = data.get("server_prefix") or ""
         if key and "-" in key and prefix and not key.endswith("-" + prefix):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import enqueue_now
 from apps.core.redis import redis_client
 
@@ -44,5 +45,5 @@ def schedule_send(schema: str, channel: str, *, delay: float = 0) -> None:
 def outbox_kick(channel: str, *, delay: float = 0) -> None:
     """Make sure send jobs for `channel` run after the current transaction commits (at most
     one set of jobs at a time per channel and partner)."""
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     transaction.on_commit(lambda: schedule_send(schema, channel, delay=delay))

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 from apps.messaging.adapters import adapter_for
 from apps.messaging.adapters.base import (
@@ -70,7 +71,7 @@ def outbox_send(channel: str, *, max_batches: int | None = None) -> dict[str, in
     )
     if retry_at is not None:
         wait = max(1.0, (retry_at - timezone.now()).total_seconds())
-        schedule_send(connection.schema_name, channel, delay=wait)
+        schedule_send(tenant_connection.schema_name, channel, delay=wait)
     return totals
 
 
@@ -191,6 +192,7 @@ def _render_templated(messages: list[OutboxMessage]) -> dict[int, Any]:
                 "no_customer", "The customer was deleted before the message was sent."
             )
             continue
+        assert message.template is not None  # `templated` rows have a template_id
         try:
             draft = compose(
                 channel=message.channel,
@@ -246,7 +248,9 @@ def _send_rate_limited(
         while position < len(group):
             take = len(group) - position
             if account is not None:
-                take = acquire(f"{connection.schema_name}:{account.pk}", account.rate_limit, take)
+                take = acquire(
+                    f"{tenant_connection.schema_name}:{account.pk}", account.rate_limit, take
+                )
             for message in group[position : position + take]:
                 yield _outgoing(message)
             position += take

@@ -102,7 +102,7 @@ def outbox_queue(drafts: list[Draft]) -> list[OutboxMessage]:
 
 # Provider statuses (Twilio's, and our own) mapped to ours; a later status never moves a
 # message back (delivered stays delivered when a late "sent" callback arrives).
-_RANK = {Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
+_RANK: dict[str, int] = {Status.SENT: 1, Status.DELIVERED: 2, Status.FAILED: 2}
 
 
 def outbox_provider_status(

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from apps.core.db import tenant_connection
 from apps.core.permissions import WEBHOOK, capability
 from apps.customers.models import Customer
 from apps.messaging.links import partner_url
@@ -46,7 +46,7 @@ def unsubscribe_token(customer_id: int, channel: str = "email", *, schema_name: 
     (default: the schema the connection is in)."""
     if channel not in CHANNELS:
         raise ValueError(f"no unsubscribe link for channel {channel!r}")
-    schema = schema_name or connection.schema_name
+    schema = schema_name or tenant_connection.schema_name
     # A plain Signer, not dumps()'s TimestampSigner: the same customer always gets the same
     # short link, and it never expires.
     return signing.Signer(salt=_salt(schema)).sign_object([customer_id, channel])
@@ -87,7 +87,7 @@ def email_headers(customer_id: int, *, partner: Partner | None = None) -> dict[s
     }
 
 
-def mask_email(address: str) -> str:
+def mask_email(address: str | None) -> str:
     """ "a•••@example.com": enough for the person to recognise, not for a bystander to read."""
     local, _, domain = (address or "").partition("@")
     if not domain:
@@ -123,5 +123,5 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "messaging/unsubscribe.html", context)
 
 
-def _mask_phone(number: str) -> str:
+def _mask_phone(number: str | None) -> str:
     return f"•••{number[-3:]}" if number else "your number"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import NoReverseMatch
 from django.utils import timezone
@@ -25,7 +26,7 @@ from apps.messaging.models import Channel, ChannelAccount, OutboxMessage
 from apps.messaging.sms import sms_segments
 
 # Where each provider should call us back, by channel (URL names in apps/messaging/urls_hooks).
-HOOKS = {
+HOOKS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     Channel.SMS: [
         ("Status callback (set automatically on every message)", "hooks:twilio_status", {}),
         ("Incoming messages webhook (STOP / START replies)", "hooks:twilio_inbound", {}),
@@ -173,7 +174,7 @@ def channel_send_test_view(request: HttpRequest, channel: str) -> HttpResponse:
 
 
 @capability(perms.CHANNELS_VIEW)
-def outbox_view(request: HttpRequest) -> HttpResponse:
+def outbox_view(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     form = OutboxFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.outbox_list(

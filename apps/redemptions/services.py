@@ -348,7 +348,9 @@ def _write_redemption(
         "day": timezone.localdate(now),
     }
     with prepared(_WRITE_SQL, params) as cursor:
-        redemption.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    assert row is not None  # INSERT … RETURNING: one row, or the statement raised
+    redemption.pk = row[0]
     redemption._state.adding = False
     redemption._state.db = "default"
     transaction.on_commit(rollups.schedule_flush)

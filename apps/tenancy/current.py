@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from apps.core.db import tenant_connection
 from apps.tenancy.models import Partner
 
 
@@ -16,7 +17,7 @@ def current_partner() -> Partner:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Partner) and tenant.pk:
         return tenant
-    return Partner.objects.get(schema_name=connection.schema_name)
+    return Partner.objects.get(schema_name=tenant_connection.schema_name)
 
 
 def current_partner_id() -> int:
@@ -24,4 +25,4 @@ def current_partner_id() -> int:
     tenant = getattr(connection, "tenant", None)
     if isinstance(tenant, Partner) and tenant.pk:
         return tenant.pk
-    return Partner.objects.only("id").get(schema_name=connection.schema_name).pk
+    return Partner.objects.only("id").get(schema_name=tenant_connection.schema_name).pk

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import set_urlconf
 
+from apps.core.db import tenant_connection
 from apps.tenancy.models import Partner
 from apps.tenancy.urlconf import partner_urlconf
 
@@ -22,7 +22,7 @@ class PartnerRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        connection.set_schema_to_public()
+        tenant_connection.set_schema_to_public()
         request.tenant = None  # type: ignore[attr-defined]
         match = PREFIX_RE.match(request.path_info)
         if match:
@@ -31,11 +31,12 @@ class PartnerRoutingMiddleware:
                 raise Http404("No such partner.")
             partner.domain_subfolder = partner.slug
             request.tenant = partner  # type: ignore[attr-defined]
-            connection.set_tenant(partner)
-            request.urlconf = partner_urlconf(partner.slug)  # type: ignore[attr-defined]
+            tenant_connection.set_tenant(partner)
+            # A module works as a urlconf too; the stubs only allow a dotted path (str).
+            request.urlconf = partner_urlconf(partner.slug)  # type: ignore[assignment]
             set_urlconf(request.urlconf)  # type: ignore[attr-defined]
         try:
             return self.get_response(request)
         finally:
             # Leave the connection as we found it for whatever runs next on this thread.
-            connection.set_schema_to_public()
+            tenant_connection.set_schema_to_public()

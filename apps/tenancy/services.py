@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import Progress, enqueue, job_run_create
 from apps.core.models import JobRun
 from apps.tenancy.models import Domain, Partner, schema_name_for, validate_partner_slug
 
 
 @transaction.atomic
-def partner_create(*, name: str, slug: str, actor: Any = None) -> tuple[Partner, JobRun]:
+def partner_create(
+    *, name: str, slug: str, actor: AbstractBaseUser | None = None
+) -> tuple[Partner, JobRun]:
     """Record a partner and enqueue the job that creates its schema. Raises ValidationError
-    with a field-keyed message for a bad or duplicate slug or an empty name."""
+    with a field-keyed message for a bad or duplicate slug or an empty name. `actor` is an
+    apps.accounts.actors.Actor, typed by Django's base class: accounts sits above tenancy."""
     name = (name or "").strip()
     slug = (slug or "").strip().lower()
     errors: dict[str, list[str]] = {}
@@ -54,7 +57,7 @@ def partner_build_schema_now(partner: Partner, progress: Progress | None = None)
     progress = progress or Progress(None)
     progress.update(10, "Creating the partner's database schema…")
     partner.create_schema(check_if_exists=True, verbosity=0)
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     progress.update(90, "Finishing…")
     Partner.objects.filter(pk=partner.pk).update(status=Partner.Status.READY)
     partner.status = Partner.Status.READY

@@ -36,5 +36,9 @@ def partner_urlconf(slug: str) -> ModuleType:
 def partner_reverse(slug: str, viewname: str, *args: Any, **kwargs: Any) -> str:
     """Reverse a partner-portal URL for `slug` from anywhere (brand console, jobs, emails)."""
     return django_reverse(
-        viewname, urlconf=partner_urlconf(slug), args=args or None, kwargs=kwargs or None
+        viewname,
+        # Django takes the urlconf module itself; the stubs only allow a dotted path (str).
+        urlconf=partner_urlconf(slug),  # type: ignore[arg-type]
+        args=args or None,
+        kwargs=kwargs or None,
     )

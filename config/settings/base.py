@@ -163,7 +163,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Static files ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / ".data" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-
+from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 from apps.customers.models import Segment
 from apps.customers.segments.services import segment_evaluate, segments_evaluate_all
@@ -28,5 +27,5 @@ def segment_evaluate_job(segment_id: int) -> dict[str, Any] | None:
 def segments_evaluate_all_job() -> dict[str, int]:
     """The debounced run. Clearing the flag first means a change committed after this point
     schedules another run, so no change waits for the periodic one."""
-    redis_client().delete(pending_flag(connection.schema_name))
+    redis_client().delete(pending_flag(tenant_connection.schema_name))
     return segments_evaluate_all()

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from apps.core.db import tenant_connection
 from apps.core.errors import DomainError
 from apps.core.jobs import enqueue
 from apps.customers.events import events_record_bulk
@@ -338,7 +339,7 @@ def segments_evaluate_all() -> dict[str, int]:
             result = segment_evaluate(segment=segment)
         except SegmentError:
             logger.exception(
-                "segment %s in %s could not be evaluated", segment_id, connection.schema_name
+                "segment %s in %s could not be evaluated", segment_id, tenant_connection.schema_name
             )
             totals["failed"] += 1
             continue

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import enqueue_now
 from apps.core.redis import redis_client
 
@@ -33,7 +34,7 @@ def segments_schedule_evaluation() -> None:
     """Debounced trigger: after the current transaction commits, make sure one evaluation of
     this partner's active segments runs within EVALUATE_DELAY. Never raises: a lost trigger
     only delays membership until the periodic run."""
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
 
     def push() -> None:
         try:

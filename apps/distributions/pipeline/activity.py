@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.accounts.actors import Actor
 from apps.distributions.models import Activity, Distribution
 
 # Why a distribution is paused (Distribution.pause_reason).
@@ -27,6 +28,6 @@ def activity_log(
     )
 
 
-def actor_label(actor: Any) -> str:
+def actor_label(actor: Actor) -> str:
     """How the log names who did something."""
     return getattr(actor, "email", "") or "the system"

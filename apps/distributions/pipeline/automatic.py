@@ -91,7 +91,8 @@ def settled_after(distribution: Distribution) -> int:
             f"SELECT ec.event_id FROM {_CONSUMED} ec JOIN {_EVENTS} e ON e.id = ec.event_id "  # noqa: S608 - model table names
             "WHERE ec.consumer = %s AND ec.event_id > %s AND e.created_at < now() - %s "
             "ORDER BY ec.event_id DESC LIMIT 1",
-            [consumer_name(distribution.pk), after, SETTLED],
+            # psycopg sends a timedelta as an interval; the stubs' parameter types omit it.
+            [consumer_name(distribution.pk), after, SETTLED],  # type: ignore[list-item]
         )
         row = cursor.fetchone()
     return max(after, row[0]) if row else after

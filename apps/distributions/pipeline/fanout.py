@@ -168,6 +168,7 @@ def recipients_serve(distribution: Distribution, *, limit: int = BATCH_SIZE) -> 
     outcome = BatchOutcome(picked=len(ids))
     if not ids:
         return outcome
+    assert distribution.campaign is not None  # launched with one, kept (PROTECT, drafts only)
     try:
         result = vouchers_publish_bulk(
             campaign=distribution.campaign,
@@ -180,7 +181,7 @@ def recipients_serve(distribution: Distribution, *, limit: int = BATCH_SIZE) -> 
         return outcome
     outcome.published = result.created
     outcome.unserved = len(result.unserved)
-    params = {"fan_distribution_id": distribution.pk, "fan_ids": ids}
+    params: dict[str, Any] = {"fan_distribution_id": distribution.pk, "fan_ids": ids}
     # The messages read the codes straight from this distribution's publications (new ones,
     # or ones made earlier by another path); one UPDATE then records code and messages on
     # the recipients. The batch is one transaction, so "published but not messaged" is never

@@ -14,9 +14,10 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from apps.core.db import tenant_connection
 from apps.core.jobs import enqueue, enqueue_now
 from apps.core.redis import redis_client
 from apps.distributions.models import TRIGGER_EVENTS, Distribution
@@ -47,7 +48,7 @@ def consume_flag(schema: str) -> str:
 def schedule_consume(types: Iterable[str]) -> None:
     """Called whenever customer events are recorded. Never raises: a lost trigger only delays
     the customers until the periodic sweep."""
-    schema = connection.schema_name
+    schema = tenant_connection.schema_name
     if schema == get_public_schema_name() or not (set(types) & {SEGMENT_ENTERED, *TRIGGER_EVENTS}):
         return
 

@@ -132,7 +132,7 @@ def _segment_builder(request: HttpRequest, d: Distribution, action: str) -> Http
     elif action.startswith("seg-remove-") and action[11:].isdigit():
         builder.remove_row(int(action[11:]))
     elif action == "seg-count":
-        context = {"builder_count": _builder_count(builder)}
+        context: dict[str, Any] = {"builder_count": _builder_count(builder)}
         return page(request, d, 6, context, fragment="segment_count")
     elif action == "seg-create":
         name = request.POST.get("new_segment_name", "")

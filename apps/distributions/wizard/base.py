@@ -56,8 +56,9 @@ def to_detail(request: HttpRequest, distribution: Distribution, message: str) ->
 
 def draft_or_redirect(
     request: HttpRequest, distribution_id: int
-) -> tuple[Distribution | None, HttpResponse | None]:
-    """The draft, or a redirect to the distribution's page when it is no longer a draft."""
+) -> tuple[Distribution, HttpResponse | None]:
+    """The draft and None, or the distribution and a redirect to its page when it is no longer
+    a draft (callers return that refusal first)."""
     distribution = get_object_or_404(
         Distribution.objects.select_related("segment", "campaign"), pk=distribution_id
     )
@@ -66,7 +67,7 @@ def draft_or_redirect(
             f"“{distribution.name}” is {distribution.get_status_display().lower()} and can no "
             "longer be edited. You can pause, resume, duplicate or archive it here."
         )
-        return None, to_detail(request, distribution, message)
+        return distribution, to_detail(request, distribution, message)
     return distribution, None
 
 

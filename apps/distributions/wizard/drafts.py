@@ -115,7 +115,10 @@ def draft_set_kind(*, distribution: Distribution, kind: str) -> None:
 
 def name_clash(name: str, *, exclude: int | None = None) -> Distribution | None:
     """Another distribution of this partner with the same name, ignoring case."""
-    return Distribution.objects.filter(name__iexact=name).exclude(pk=exclude).first()
+    same_name = Distribution.objects.filter(name__iexact=name)
+    if exclude is not None:
+        same_name = same_name.exclude(pk=exclude)
+    return same_name.first()
 
 
 def _name_taken(existing: Distribution) -> DraftError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Count, Q
@@ -201,7 +201,8 @@ class IntercomContentForm(ChannelContentForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.reminder and not data.get("text") and not data.get("attribute"):
             if not self.errors:
                 raise forms.ValidationError(
@@ -275,7 +276,7 @@ class AudienceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.distribution = distribution
         automatic = distribution.kind == Distribution.Kind.AUTOMATIC
-        self.fields["audience"].choices = (
+        cast(forms.ChoiceField, self.fields["audience"]).choices = (
             [("segment", "A segment (fires when a customer enters it)"), ("event", "An event")]
             if automatic
             else [("segment", "A segment"), ("customers", "Customers I choose")]
@@ -285,7 +286,8 @@ class AudienceForm(forms.Form):
             del self.fields["trigger_event"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         audience = data.get("audience")
         if audience == "segment" and not data.get("segment"):
             self.add_error("segment", "Choose a segment.")
@@ -296,8 +298,13 @@ class AudienceForm(forms.Form):
         return data
 
 
+class _CampaignChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:  # annotated with codes_left (below)
+        return f"{obj.name} ({obj.codes_left:,} codes left)"
+
+
 class CampaignForm(forms.Form):
-    campaign = forms.ModelChoiceField(
+    campaign = _CampaignChoiceField(
         label="Campaign",
         queryset=Campaign.objects.none(),
         empty_label="Choose a campaign…",
@@ -310,10 +317,9 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        field = self.fields["campaign"]
+        field = cast(_CampaignChoiceField, self.fields["campaign"])
         field.queryset = publishable_campaigns().annotate(
             codes_left=Count(
                 "vouchers", filter=Q(vouchers__published_at__isnull=True, vouchers__active=True)
             )
         )
-        field.label_from_instance = lambda c: f"{c.name} ({c.codes_left:,} codes left)"

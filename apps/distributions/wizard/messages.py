@@ -28,7 +28,7 @@ from apps.messaging.templating import render as render_template
 # --- Step 4: messages ------------------------------------------------------------------------
 
 
-def _merge_tags() -> list[dict[str, str]]:
+def _merge_tags() -> list[dict[str, str | bool]]:
     return [
         {
             "name": tag.name,
@@ -108,14 +108,15 @@ def wizard_preview(request: HttpRequest, distribution_id: int) -> HttpResponse:
     channel = prefix.rsplit("-", 1)[-1] if prefix else ""
     if channel not in CHANNELS:
         return HttpResponse("Unknown channel.", status=400)
-    context = sample_context(partner=request.tenant)
+    # request.tenant is set by PartnerRoutingMiddleware, which the stubs cannot know.
+    context = sample_context(partner=request.tenant)  # type: ignore[attr-defined]
     preview: dict[str, Any] = {"channel": channel, "prefix": prefix, "problems": []}
     parts: list[tuple[str, str, bool]] = []
     if channel == "email":
-        html = sanitize_template(unescape_merge_tags(request.POST.get(f"{prefix}-html", "")))
+        body = sanitize_template(unescape_merge_tags(request.POST.get(f"{prefix}-html", "")))
         parts = [
             ("subject", request.POST.get(f"{prefix}-subject", ""), False),
-            ("html", html, True),
+            ("html", body, True),
         ]
     elif channel in ("sms", "intercom"):
         parts = [("text", request.POST.get(f"{prefix}-text", ""), False)]

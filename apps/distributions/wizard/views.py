@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts.actors import request_actor
 from apps.campaigns.selectors import pool_status
 from apps.core.permissions import capability
 from apps.distributions import services
@@ -254,7 +255,7 @@ def wizard_launch(request: HttpRequest, distribution_id: int) -> HttpResponse:
     automatic = distribution.kind == Distribution.Kind.AUTOMATIC
     service = services.distribution_activate if automatic else services.distribution_launch
     try:
-        launched = service(distribution=distribution, actor=request.user)
+        launched = service(distribution=distribution, actor=request_actor(request))
     except services.DistributionError as exc:
         messages.error(request, exc.message)
         return redirect(review_url(distribution))

@@ -444,6 +444,7 @@ class EmailAdapter(BaseAdapter):
         mid: str,
     ) -> SendResult | ChannelError | _Dropped:
         connection = backend.connection
+        assert connection is not None  # only called on a backend that _open() opened
         connection.body_sent = False
         try:
             self._transmit(connection, email)
@@ -485,7 +486,9 @@ class EmailAdapter(BaseAdapter):
             mime.set_boundary(f"=={uuid.uuid4().hex}==")
         encoding = email.encoding or settings.DEFAULT_CHARSET
         recipients = [sanitize_address(address, encoding) for address in email.recipients()]
-        connection.sendmail(self.envelope_from, recipients, mime.as_bytes(linesep="\r\n"))
+        # Django 5.2's message() is a SafeMIME* object whose as_bytes() takes linesep; the stubs
+        # (django-stubs 6) describe Django 6's stdlib EmailMessage, which has no linesep.
+        connection.sendmail(self.envelope_from, recipients, mime.as_bytes(linesep="\r\n"))  # type: ignore[call-arg]
 
     def _dropped(
         self, exc: BaseException, message: OutgoingMessage, *, body_sent: bool

@@ -75,6 +75,8 @@ class SMTPSSL(BodyTracking, QuickQuote, smtplib.SMTP_SSL):
 class Backend(SmtpBackend):
     """Django's SMTP backend with the connection class above."""
 
+    connection: SMTP | SMTPSSL | None
+
     @property
     def connection_class(self) -> type[smtplib.SMTP]:
         return SMTPSSL if self.use_ssl else SMTP

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
@@ -20,6 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from guardian.shortcuts import assign_perm, remove_perm
 
+from apps.accounts.actors import Actor
 from apps.accounts.apikeys import IssuedKey, api_key_issue
 from apps.accounts.models import Membership, User
 from apps.accounts.services import membership_grant
@@ -144,7 +144,7 @@ def merchant_create(
     location: str = "",
     campaigns: Iterable[Campaign] = (),
     site: SiteInfo,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Merchant:
     """A merchant with its login (created or reused) and its allowed campaigns."""
     name = " ".join(name.split())
@@ -210,7 +210,7 @@ def merchant_invite_resend(*, merchant: Merchant, partner: Partner, site: SiteIn
 
 
 def merchant_key_issue(
-    *, partner: Partner, merchant: Merchant | None, name: str = "", actor: Any = None
+    *, partner: Partner, merchant: Merchant | None, name: str = "", actor: Actor = None
 ) -> IssuedKey:
     """A merchant key (or a partner key when `merchant` is None). The token in the result
     exists only in this answer: only its hash is stored."""

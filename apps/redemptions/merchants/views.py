@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from apps.accounts import permissions as perms
+from apps.accounts.actors import request_actor
 from apps.accounts.apikeys import IssuedKey, api_key_revoke
 from apps.accounts.models import ApiKey
 from apps.campaigns.selectors import keyset_page
@@ -74,7 +75,7 @@ def merchant_create_view(request: HttpRequest) -> HttpResponse:
                 email=data["email"],
                 campaigns=data["campaigns"],
                 site=_site(request),
-                actor=request.user,
+                actor=request_actor(request),
             )
         except MerchantError as exc:
             _form_error(form, exc)
@@ -170,7 +171,7 @@ def merchant_key_create(request: HttpRequest, merchant_id: int) -> HttpResponse:
             partner=request.tenant,  # type: ignore[attr-defined]
             merchant=merchant,
             name=form.cleaned_data["name"],
-            actor=request.user,
+            actor=request_actor(request),
         )
     context = {**_detail_context(request, merchant), "issued": issued}
     if not form.is_valid():
@@ -224,7 +225,7 @@ def partner_key_create(request: HttpRequest) -> HttpResponse:
             partner=request.tenant,  # type: ignore[attr-defined]
             merchant=None,
             name=form.cleaned_data["name"],
-            actor=request.user,
+            actor=request_actor(request),
         )
     context = {**_keys_context(request), "issued": issued}
     if not form.is_valid():

@@ -119,7 +119,10 @@ class Command(BaseCommand):
                 # Generated here rather than by the worker so the demo is complete when the
                 # server starts; the queued job then finds nothing left to do.
                 with schema_context(partner.schema_name):
-                    allocation_generate(allocation.pk, job_run_id=allocation.job_run_id)
+                    job_run_id = allocation.job_run_id
+                    allocation_generate(
+                        allocation.pk, job_run_id=str(job_run_id) if job_run_id else None
+                    )
             with schema_context(partner.schema_name):
                 self.seed_merchants(partner, program)
                 self.seed_audience(partner, program)
