@@ -102,7 +102,7 @@ class RollupDelta(models.Model):
     """A change to the rollups, written by a partner-side transaction (a redemption, its
     rollback, a publication). Inserting a row here never waits on another transaction, where
     updating the shared per-partner counters directly would make every redemption of a
-    partner queue behind the previous one's commit. `apps.brand.rollups.flush` folds these
+    partner queue behind the previous one's commit. `apps.rollups.flush` folds these
     rows into PartnerProgramStats and DailyRedemptions within seconds, and before every read
     of the dashboard."""
 

@@ -213,7 +213,7 @@ def customer_upsert(*, data: dict[str, Any], source: str = "api") -> tuple[Custo
     raise AssertionError("unreachable")
 
 
-# --- CSV import: upload and mapping (the job itself is in importing.py / jobs.py) -----------
+# --- CSV import: upload and mapping (the job: jobs.customer_import_run, over importing.py) ---
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
 """From message templates to outbox drafts: render one channel's content for one customer and
 code, with the headers and payload that channel needs.
 
-This is the seam callers (a distribution, a reminder, the demo) use; they never build a
+The send engine (apps.messaging.sending) calls it for every row queued from a template (a
+distribution's messages and reminders, rendered when the row is claimed), and the one-off
+senders (the "send a test" form, the demo) call it before `outbox_queue`; nobody builds a
 `Draft` by hand for a customer. Templates are validated at compose time (see templating.py);
 rendering here refuses an invalid one rather than sending a blank."""
 

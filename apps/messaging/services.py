@@ -1,8 +1,12 @@
 """Writes of the messaging app: queue messages, record provider feedback, opt customers out.
 
-Callers (a distribution, the "send a test" form) hand over rendered content; this module
-decides whether the message may go (address, consent), binds it to the channel's account or
-to the sandbox, and starts the send jobs once the transaction commits."""
+`outbox_queue` is for messages one at a time (the "send a test" form, the demo): the caller
+hands over rendered content (apps.messaging.compose). Bulk senders (a distribution's fan-out
+and its reminders) do not come here: they queue a template for many customers with one
+INSERT … SELECT (apps.messaging.bulk), and the send engine renders each row when it claims it
+(apps.messaging.sending). Both paths decide whether a message may go by the same rule
+(apps.messaging.rules), bind it to the channel's account or to the sandbox, and start the
+send jobs once the transaction commits (apps.messaging.queue)."""
 
 from __future__ import annotations
 

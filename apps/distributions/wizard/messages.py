@@ -1,7 +1,7 @@
 """Wizard steps 4 (the message of every active channel) and 5 (up to three reminders, each
 with its own messages), and the live preview of a message for a sample customer.
 
-Messages are validated by the channel forms of wizard_forms.py (unknown merge tags are errors,
+Messages are validated by the channel forms of wizard/forms.py (unknown merge tags are errors,
 email HTML is sanitized); reminders' rows are added and removed with htmx without saving, and
 saved together with Next or Back."""
 
