@@ -45,6 +45,17 @@ def partner_b(db):
 
 
 @pytest.fixture
+def in_partner(partner_a):
+    """Partner alpha, with the connection in its schema (tenant set as django-tenants' own
+    middleware sets it) for the whole test: its rows are built and queried without a
+    `schema_context` block. Request it last, so fixtures set up before it stay in public.
+    A request through the test client, or `run_jobs()`, leaves the connection in public."""
+    connection.set_tenant(partner_a)
+    yield partner_a
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
 def brand_admin(db):
     return UserFactory(email="admin@brand.test", is_brand_admin=True)
 
