@@ -553,59 +553,54 @@ def test_test_connection_times_out(settings):
     assert "did not answer within 1 seconds" in caught.value.reason
 
 
-def test_the_channel_page_test_records_the_answer(partner_a, smtp_auth):
-    with schema_context(partner_a.schema_name):
-        # given an account with a wrong password
-        account = _account(smtp_auth, username="shop@alpha.test", password="wrong")
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert not ok and "refused the username and password" in message
-        assert account.last_test_ok is False
+def test_the_channel_page_test_records_the_answer(smtp_auth, in_partner):
+    # given an account with a wrong password
+    account = _account(smtp_auth, username="shop@alpha.test", password="wrong")
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert not ok and "refused the username and password" in message
+    assert account.last_test_ok is False
 
 
 # --- the outbox, end to end -----------------------------------------------------------------
 
 
-def test_queued_emails_are_delivered_with_unsubscribe_headers(partner_a, smtp):
-    with schema_context(partner_a.schema_name):
-        # given
-        _account(smtp)
-        ann = _customer()
-        _queue(ann)
-        # when
+def test_queued_emails_are_delivered_with_unsubscribe_headers(smtp, in_partner):
+    # given
+    _account(smtp)
+    ann = _customer()
+    _queue(ann)
+    # when
+    totals = outbox_send("email")
+    # then
+    assert totals["sent"] == 1
+    (received,) = smtp.received
+    assert received.rcpt_tos == ["ann@example.test"]
+    assert "ABC-123" in received.text and "<strong>ABC-123</strong>" in received.html
+    headers = received.message
+    assert headers["List-Unsubscribe"].strip() == f"<{unsubscribe_url(ann.pk)}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["Reply-To"] == "help@alpha.test"
+    row = OutboxMessage.objects.get()
+    assert row.status == Status.SENT and row.sent_at is not None
+    assert row.provider_id == headers["Message-ID"]
+
+
+def test_sending_a_batch_reads_nothing_row_by_row(smtp, in_partner):
+    # given
+    _account(smtp, rate_limit=1000)
+    _queue(*(_customer(f"a{n}@example.test") for n in range(2)))
+    with CaptureQueriesContext(connection) as two:
+        outbox_send("email")
+    _queue(*(_customer(f"b{n}@example.test") for n in range(8)))
+    # when
+    with CaptureQueriesContext(connection) as eight:
         totals = outbox_send("email")
-        # then
-        assert totals["sent"] == 1
-        (received,) = smtp.received
-        assert received.rcpt_tos == ["ann@example.test"]
-        assert "ABC-123" in received.text and "<strong>ABC-123</strong>" in received.html
-        headers = received.message
-        assert headers["List-Unsubscribe"].strip() == f"<{unsubscribe_url(ann.pk)}>"
-        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert headers["Reply-To"] == "help@alpha.test"
-        row = OutboxMessage.objects.get()
-        assert row.status == Status.SENT and row.sent_at is not None
-        assert row.provider_id == headers["Message-ID"]
-
-
-def test_sending_a_batch_reads_nothing_row_by_row(partner_a, smtp):
-    # The claim leaves out the columns sending does not read: reading one would cost a query
-    # per row, so the number of queries must not grow with the batch.
-    with schema_context(partner_a.schema_name):
-        # given
-        _account(smtp, rate_limit=1000)
-        _queue(*(_customer(f"a{n}@example.test") for n in range(2)))
-        with CaptureQueriesContext(connection) as two:
-            outbox_send("email")
-        _queue(*(_customer(f"b{n}@example.test") for n in range(8)))
-        # when
-        with CaptureQueriesContext(connection) as eight:
-            totals = outbox_send("email")
-        # then
-        assert totals["sent"] == 8 and len(smtp.received) == 10
-        assert len(eight.captured_queries) == len(two.captured_queries)
-        assert set(OutboxMessage.objects.values_list("status", flat=True)) == {Status.SENT}
+    # then
+    assert totals["sent"] == 8 and len(smtp.received) == 10
+    assert len(eight.captured_queries) == len(two.captured_queries)
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_the_queue_kick_starts_the_send_job(
@@ -653,66 +648,60 @@ def test_451_puts_the_message_back_to_pending_with_a_backoff(partner_a, smtp, se
         assert len(smtp.received) == 1
 
 
-def test_550_fails_the_message_with_the_reason(partner_a, smtp):
-    with schema_context(partner_a.schema_name):
-        # given
-        _account(smtp)
-        smtp.answers["ann@example.test"] = "550 5.1.1 <ann@example.test>: User unknown"
-        _queue(_customer())
-        # when
-        outbox_send("email")
-        # then
-        row = OutboxMessage.objects.get()
-        assert (row.status, row.error_key) == (Status.FAILED, "invalid_address")
-        assert "ann@example.test" in row.last_error and "550 5.1.1" in row.last_error
-        assert row.next_attempt_at is None
+def test_550_fails_the_message_with_the_reason(smtp, in_partner):
+    # given
+    _account(smtp)
+    smtp.answers["ann@example.test"] = "550 5.1.1 <ann@example.test>: User unknown"
+    _queue(_customer())
+    # when
+    outbox_send("email")
+    # then
+    row = OutboxMessage.objects.get()
+    assert (row.status, row.error_key) == (Status.FAILED, "invalid_address")
+    assert "ann@example.test" in row.last_error and "550 5.1.1" in row.last_error
+    assert row.next_attempt_at is None
 
 
-def test_a_bad_password_fails_the_messages_with_bad_credentials(partner_a, smtp_auth):
-    with schema_context(partner_a.schema_name):
-        # given
-        _account(smtp_auth, username="shop@alpha.test", password="wrong")
-        _queue(_customer(), _customer("bob@example.test"))
-        # when
-        outbox_send("email")
-        # then
-        rows = OutboxMessage.objects.all()
-        assert {(r.status, r.error_key) for r in rows} == {(Status.FAILED, "bad_credentials")}
-        assert smtp_auth.received == []
+def test_a_bad_password_fails_the_messages_with_bad_credentials(smtp_auth, in_partner):
+    # given
+    _account(smtp_auth, username="shop@alpha.test", password="wrong")
+    _queue(_customer(), _customer("bob@example.test"))
+    # when
+    outbox_send("email")
+    # then
+    rows = OutboxMessage.objects.all()
+    assert {(r.status, r.error_key) for r in rows} == {(Status.FAILED, "bad_credentials")}
+    assert smtp_auth.received == []
 
 
-def test_a_server_that_is_down_leaves_the_messages_to_retry(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given an account whose server is down
-        ChannelAccount.objects.create(
-            channel="email", config={"mode": "smtp", "host": "127.0.0.1", "port": closed_port()}
-        )
-        _queue(_customer())
-        # when
-        outbox_send("email")
-        # then
-        row = OutboxMessage.objects.get()
-        assert (row.status, row.attempts, row.error_key) == (
-            Status.PENDING,
-            1,
-            "connection_refused",
-        )
-        assert row.next_attempt_at is not None
+def test_a_server_that_is_down_leaves_the_messages_to_retry(in_partner):
+    # given an account whose server is down
+    ChannelAccount.objects.create(
+        channel="email", config={"mode": "smtp", "host": "127.0.0.1", "port": closed_port()}
+    )
+    _queue(_customer())
+    # when
+    outbox_send("email")
+    # then
+    row = OutboxMessage.objects.get()
+    assert (row.status, row.attempts, row.error_key) == (
+        Status.PENDING,
+        1,
+        "connection_refused",
+    )
+    assert row.next_attempt_at is not None
 
 
-def test_a_send_job_run_twice_sends_once(partner_a, smtp):
-    with schema_context(partner_a.schema_name):
-        # given
-        _account(smtp)
-        _queue(*[_customer(f"c{n}@example.test") for n in range(5)])
-        # when
-        first = outbox_send("email")
-        second = outbox_send("email")
-        # then
-        assert (first["sent"], second["sent"]) == (5, 0)
-        assert sorted(r.rcpt_tos[0] for r in smtp.received) == [
-            f"c{n}@example.test" for n in range(5)
-        ]
+def test_a_send_job_run_twice_sends_once(smtp, in_partner):
+    # given
+    _account(smtp)
+    _queue(*[_customer(f"c{n}@example.test") for n in range(5)])
+    # when
+    first = outbox_send("email")
+    second = outbox_send("email")
+    # then
+    assert (first["sent"], second["sent"]) == (5, 0)
+    assert sorted(r.rcpt_tos[0] for r in smtp.received) == [f"c{n}@example.test" for n in range(5)]
 
 
 @committed_db()

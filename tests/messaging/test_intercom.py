@@ -158,21 +158,20 @@ def test_connection_names_the_workspace_and_admin(partner_a, prism):
     assert prism.request_violations() == []
 
 
-def test_a_refused_token_is_permanent(partner_a, prism):
-    with schema_context(partner_a.schema_name):
-        # given Prism told to answer the spec's 401
-        adapter = adapter_for("intercom", _account())
-        adapter.options = {**adapter.options, "additional_headers": {"Prefer": "code=401"}}
-        # when
-        with pytest.raises(PermanentError) as refused:
-            adapter.send(
-                OutgoingMessage(
-                    id=1, channel="intercom", to="ann@example.test", payload={"value": "ABC-123"}
-                )
+def test_a_refused_token_is_permanent(prism, in_partner):
+    # given Prism told to answer the spec's 401
+    adapter = adapter_for("intercom", _account())
+    adapter.options = {**adapter.options, "additional_headers": {"Prefer": "code=401"}}
+    # when
+    with pytest.raises(PermanentError) as refused:
+        adapter.send(
+            OutgoingMessage(
+                id=1, channel="intercom", to="ann@example.test", payload={"value": "ABC-123"}
             )
-        # then
-        assert refused.value.key == "bad_credentials"
-        assert "Intercom refused the access token" in refused.value.reason
+        )
+    # then
+    assert refused.value.key == "bad_credentials"
+    assert "Intercom refused the access token" in refused.value.reason
 
 
 # --- against the scripted server (answers the spec does not document) ---------------------
@@ -235,87 +234,82 @@ def test_500_is_retried_by_the_outbox_not_by_the_sdk(partner_a, scripted):
     assert len(scripted.requests) == 1
 
 
-def test_429_waits_until_the_rate_limit_window_resets(partner_a, scripted, settings):
-    with schema_context(partner_a.schema_name):
-        # given Intercom's limit resets in 90 s, much later than our backoff
-        settings.MESSAGING_RETRY_BASE = 1
-        reset = int(time.time()) + 90
-        scripted.then(
-            429,
-            error_list("rate_limit_exceeded", "Exceeded rate limit"),
-            {
-                "X-RateLimit-Limit": "10000",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(reset),
-            },
-        )
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.PENDING, "rate_limited")
-        assert message.next_attempt_at - timezone.now() > timedelta(seconds=80)
+def test_429_waits_until_the_rate_limit_window_resets(scripted, settings, in_partner):
+    # given Intercom's limit resets in 90 s, much later than our backoff
+    settings.MESSAGING_RETRY_BASE = 1
+    reset = int(time.time()) + 90
+    scripted.then(
+        429,
+        error_list("rate_limit_exceeded", "Exceeded rate limit"),
+        {
+            "X-RateLimit-Limit": "10000",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        },
+    )
+    _account()
+    message = _queue(_customer())
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.PENDING, "rate_limited")
+    assert message.next_attempt_at - timezone.now() > timedelta(seconds=80)
 
 
-def test_other_4xx_fail_at_once_with_intercoms_reason(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given the contact is found but the update is refused
-        scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
-        scripted.then(
-            400, error_list("parameter_invalid", "Custom attribute 'coupon_code' does not exist")
-        )
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.FAILED, "rejected")
-        assert "Custom attribute 'coupon_code' does not exist" in message.last_error
-        assert message.next_attempt_at is None
+def test_other_4xx_fail_at_once_with_intercoms_reason(scripted, in_partner):
+    # given the contact is found but the update is refused
+    scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
+    scripted.then(
+        400, error_list("parameter_invalid", "Custom attribute 'coupon_code' does not exist")
+    )
+    _account()
+    message = _queue(_customer())
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.FAILED, "rejected")
+    assert "Custom attribute 'coupon_code' does not exist" in message.last_error
+    assert message.next_attempt_at is None
 
 
-def test_a_timeout_is_retried(partner_a, scripted, settings):
-    with schema_context(partner_a.schema_name):
-        # given Intercom answers slower than the configured timeout
-        settings.MESSAGING_TIMEOUT = 1
-        scripted.delay = 2.5
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.PENDING, "timeout")
+def test_a_timeout_is_retried(scripted, settings, in_partner):
+    # given Intercom answers slower than the configured timeout
+    settings.MESSAGING_TIMEOUT = 1
+    scripted.delay = 2.5
+    _account()
+    message = _queue(_customer())
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.PENDING, "timeout")
 
 
-def test_connection_with_a_bad_token_says_so(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given
-        scripted.then(401, error_list("unauthorized", "Access Token Invalid"))
-        account = _account()
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert not ok
-        assert message.startswith("Intercom refused the access token: check it in")
+def test_connection_with_a_bad_token_says_so(scripted, in_partner):
+    # given
+    scripted.then(401, error_list("unauthorized", "Access Token Invalid"))
+    account = _account()
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert not ok
+    assert message.startswith("Intercom refused the access token: check it in")
 
 
-def test_a_sender_admin_id_that_is_not_a_number_fails_with_a_reason(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given the contact exists and the attribute is set
-        scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
-        scripted.then(200, {"type": "contact", "id": "c0ffee01"})
-        _account(admin_id="ann@shop")
-        message = _queue(_customer(), message="Hi")
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.FAILED, "misconfigured")
-        assert "not a number" in message.last_error
+def test_a_sender_admin_id_that_is_not_a_number_fails_with_a_reason(scripted, in_partner):
+    # given the contact exists and the attribute is set
+    scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
+    scripted.then(200, {"type": "contact", "id": "c0ffee01"})
+    _account(admin_id="ann@shop")
+    message = _queue(_customer(), message="Hi")
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.FAILED, "misconfigured")
+    assert "not a number" in message.last_error
 
 
 # --- the signed webhook -------------------------------------------------------------------
