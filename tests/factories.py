@@ -171,6 +171,10 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     email_consent = True
     sms_consent = True
 
+    class Params:
+        # The messaging tests' one recipient: CustomerFactory(ann=True, email=...).
+        ann = factory.Trait(name="Ann Lee", email="ann@example.test", phone="+14155550100")
+
 
 class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:

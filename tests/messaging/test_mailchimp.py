@@ -17,6 +17,7 @@ from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
 from apps.messaging.services import Draft, channel_account_save, channel_account_test, outbox_queue
 from apps.messaging.webhooks.mailchimp import mailchimp_webhook_token_ensure, mailchimp_webhook_url
+from tests.factories import CustomerFactory
 from tests.fakes.mailchimp import API_KEY, LIST_ID, FakeMailchimp
 
 Status = OutboxMessage.Status
@@ -37,10 +38,6 @@ def _account(**config) -> ChannelAccount:
         secrets={"api_key": api_key},
         rate_limit=50,
     )
-
-
-def _customer(email: str = "ann@example.test", **kwargs) -> Customer:
-    return Customer.objects.create(email=email, name="Ann Lee", email_consent=True, **kwargs)
 
 
 def _queue(customer: Customer, code: str = "ABC-123") -> OutboxMessage:
@@ -67,10 +64,11 @@ def _make_due(message: OutboxMessage) -> None:
 # --- sending through the outbox ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_send_sets_the_merge_field_on_the_audience_member(fake, in_partner):
     # given
     _account()
-    message = _queue(_customer(email="Ann@Example.test"))
+    message = _queue(CustomerFactory(ann=True, email="Ann@Example.test"))
     # when
     totals = outbox_send("mailchimp")
     # then the member is upserted by the hash of the lower-cased address
@@ -87,12 +85,13 @@ def test_send_sets_the_merge_field_on_the_audience_member(fake, in_partner):
     assert body["status_if_new"] == "subscribed"
 
 
+@pytest.mark.slow
 def test_an_existing_member_keeps_their_status_and_gets_the_new_code(fake, in_partner):
     # given a member already in the audience with an older code
     _account()
     fake.add_member("ann@example.test")
     fake.member("ann@example.test")["merge_fields"]["COUPON"] = "OLD-1"
-    message = _queue(_customer(), code="NEW-2")
+    message = _queue(CustomerFactory(ann=True), code="NEW-2")
     # when
     outbox_send("mailchimp")
     # then
@@ -101,10 +100,11 @@ def test_an_existing_member_keeps_their_status_and_gets_the_new_code(fake, in_pa
     assert fake.member("ann@example.test")["merge_fields"]["COUPON"] == "NEW-2"
 
 
+@pytest.mark.slow
 def test_500_is_retried_later_then_delivered(fake, in_partner):
     # given MailChimp fails once
     _account()
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     fake.fail_next(500)
     # when
     totals = outbox_send("mailchimp")
@@ -124,10 +124,11 @@ def test_500_is_retried_later_then_delivered(fake, in_partner):
     assert fake.member("ann@example.test")["merge_fields"]["COUPON"] == "ABC-123"
 
 
+@pytest.mark.slow
 def test_an_empty_500_from_a_proxy_is_retried_too(fake, in_partner):
     # given an error without a body (the SDK returns it instead of raising)
     _account()
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     fake.fail_next(502, empty=True)
     # when
     outbox_send("mailchimp")
@@ -136,11 +137,12 @@ def test_an_empty_500_from_a_proxy_is_retried_too(fake, in_partner):
     assert (message.status, message.error_key) == (Status.PENDING, "provider_unavailable")
 
 
+@pytest.mark.slow
 def test_429_waits_for_retry_after(fake, settings, in_partner):
     # given a backoff much shorter than what MailChimp asks for
     settings.MESSAGING_RETRY_BASE = 1
     _account()
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     fake.fail_next(429, retry_after="120")
     # when
     outbox_send("mailchimp")
@@ -150,11 +152,12 @@ def test_429_waits_for_retry_after(fake, settings, in_partner):
     assert message.next_attempt_at - timezone.now() > timedelta(seconds=110)
 
 
+@pytest.mark.slow
 def test_retryable_errors_fail_after_the_last_attempt(fake, settings, in_partner):
     # given
     settings.MESSAGING_MAX_ATTEMPTS = 2
     _account()
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     fake.fail_next(503, times=2)
     # when
     outbox_send("mailchimp")
@@ -166,6 +169,7 @@ def test_retryable_errors_fail_after_the_last_attempt(fake, settings, in_partner
     assert message.attempts == 2
 
 
+@pytest.mark.slow
 def test_400_compliance_state_fails_at_once_as_unsubscribed(fake, in_partner):
     # given an address MailChimp will not re-subscribe
     _account()
@@ -176,7 +180,7 @@ def test_400_compliance_state_fails_at_once_as_unsubscribed(fake, in_partner):
         detail="ann@example.test is already a list member in compliance state due to "
         "unsubscribe, bounce, or compliance review.",
     )
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     # when
     totals = outbox_send("mailchimp")
     again = outbox_send("mailchimp")
@@ -188,6 +192,7 @@ def test_400_compliance_state_fails_at_once_as_unsubscribed(fake, in_partner):
     assert message.next_attempt_at is None
 
 
+@pytest.mark.slow
 def test_400_fake_address_fails_as_invalid_address(fake, in_partner):
     # given
     _account()
@@ -197,7 +202,7 @@ def test_400_fake_address_fails_as_invalid_address(fake, in_partner):
         title="Invalid Resource",
         detail="ann@example.test looks fake or invalid, please enter a real email address.",
     )
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     # when
     outbox_send("mailchimp")
     # then
@@ -206,11 +211,12 @@ def test_400_fake_address_fails_as_invalid_address(fake, in_partner):
     assert "looks fake or invalid" in message.last_error
 
 
+@pytest.mark.slow
 def test_other_400_is_permanent(fake, in_partner):
     # given
     _account()
     fake.fail_next(400, title="Invalid Resource", detail="Your merge fields were invalid.")
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     # when
     outbox_send("mailchimp")
     # then
@@ -219,11 +225,12 @@ def test_other_400_is_permanent(fake, in_partner):
     assert "Your merge fields were invalid." in message.last_error
 
 
+@pytest.mark.slow
 def test_an_unsubscribed_member_is_reported_as_failed(fake, in_partner):
     # given the member unsubscribed in MailChimp (the upsert keeps that status)
     _account()
     fake.add_member("ann@example.test", status="unsubscribed")
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     # when
     outbox_send("mailchimp")
     # then
@@ -231,10 +238,11 @@ def test_an_unsubscribed_member_is_reported_as_failed(fake, in_partner):
     assert (message.status, message.error_key) == (Status.FAILED, "unsubscribed")
 
 
+@pytest.mark.slow
 def test_bad_api_key_and_unknown_list_fail_with_a_reason(fake, in_partner):
     # given a key MailChimp refuses
     _account(api_key="ffffffffffffffffffffffffffffffff-us21")
-    bad_key = _queue(_customer())
+    bad_key = _queue(CustomerFactory(ann=True))
     # when
     outbox_send("mailchimp")
     # then
@@ -243,7 +251,7 @@ def test_bad_api_key_and_unknown_list_fail_with_a_reason(fake, in_partner):
     assert "API key" in bad_key.last_error
     # given an audience id that does not exist
     _account(list_id="nope123")
-    unknown = _queue(_customer(email="bob@example.test"))
+    unknown = _queue(CustomerFactory(email="bob@example.test"))
     # when
     outbox_send("mailchimp")
     # then
@@ -252,12 +260,13 @@ def test_bad_api_key_and_unknown_list_fail_with_a_reason(fake, in_partner):
     assert "nope123 does not exist in this MailChimp account" in unknown.last_error
 
 
+@pytest.mark.slow
 def test_network_errors_and_timeouts_are_retried(fake, settings, in_partner):
     # given MailChimp answers slower than the configured timeout
     settings.MESSAGING_TIMEOUT = 1
     fake.delay = 2.5
     _account()
-    message = _queue(_customer())
+    message = _queue(CustomerFactory(ann=True))
     # when
     outbox_send("mailchimp")
     # then
@@ -274,6 +283,7 @@ def test_network_errors_and_timeouts_are_retried(fake, settings, in_partner):
     assert (message.status, message.error_key) == (Status.PENDING, "network")
 
 
+@pytest.mark.slow
 def test_the_send_job_delivers_when_queued_jobs_run(
     partner_a, fake, run_jobs, django_capture_on_commit_callbacks
 ):
@@ -282,7 +292,7 @@ def test_the_send_job_delivers_when_queued_jobs_run(
         _account()
         redis_client().delete(f"outbox:kick:{partner_a.schema_name}:mailchimp")
         with django_capture_on_commit_callbacks(execute=True):
-            message = _queue(_customer())
+            message = _queue(CustomerFactory(ann=True))
     # when a worker runs the queued jobs
     run_jobs("default")
     # then
@@ -295,6 +305,7 @@ def test_the_send_job_delivers_when_queued_jobs_run(
 # --- test connection ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_connection_reports_the_audience_and_merge_field(fake, in_partner):
     # given
     account = _account()
@@ -310,6 +321,7 @@ def test_connection_reports_the_audience_and_merge_field(fake, in_partner):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
@@ -333,6 +345,7 @@ def test_connection_failures_say_what_to_fix(fake, config, expected, in_partner)
     assert account.last_test_ok is False and expected in account.last_test_message
 
 
+@pytest.mark.slow
 def test_connection_refuses_a_number_merge_field(fake, in_partner):
     # given
     fake.audiences[LIST_ID].merge_fields["COUPON"] = "number"
@@ -431,7 +444,7 @@ def test_forged_token_is_403_and_changes_nothing(partner_a, partner_b, client):
 def test_unsubscribe_opts_the_customer_out_of_email(partner_a, client):
     with schema_context(partner_a.schema_name):
         token = _account().webhook_token
-        ann = _customer()
+        ann = CustomerFactory(ann=True)
         waiting = _queue(ann)
     # when
     response = client.post(

@@ -34,19 +34,9 @@ from apps.messaging.services import (
 )
 from apps.messaging.sms import sms_segments
 from tests.conftest import committed_db
+from tests.factories import CustomerFactory
 
 Status = OutboxMessage.Status
-
-
-def _customer(**kwargs) -> Customer:
-    defaults = {
-        "email": "ann@example.test",
-        "phone": "+14155550100",
-        "email_consent": True,
-        "sms_consent": True,
-        "name": "Ann",
-    }
-    return Customer.objects.create(**{**defaults, **kwargs})
 
 
 class Scripted(BaseAdapter):
@@ -73,7 +63,7 @@ def scripted(monkeypatch):
 
 def test_sandbox_messages_are_kept_with_the_calls_they_would_make(in_partner):
     # given no SMS account
-    ann = _customer()
+    ann = CustomerFactory(ann=True)
     outbox_queue([Draft(channel="sms", customer=ann, body_text="Your code: ABC-123")])
     # when
     totals = outbox_send("sms")
@@ -89,8 +79,8 @@ def test_sandbox_messages_are_kept_with_the_calls_they_would_make(in_partner):
 
 def test_no_consent_and_no_address_are_skipped_with_a_reason(in_partner):
     # given
-    silent = _customer(email="s@example.test", email_consent=False)
-    nowhere = _customer(email=None, phone="")
+    silent = CustomerFactory(email="s@example.test", email_consent=False)
+    nowhere = CustomerFactory(email=None, phone="")
     # when
     outbox_queue(
         [
@@ -106,7 +96,7 @@ def test_no_consent_and_no_address_are_skipped_with_a_reason(in_partner):
 
 def test_consent_withdrawn_after_queueing_skips_at_send_time(in_partner):
     # given a queued email
-    ann = _customer()
+    ann = CustomerFactory(ann=True)
     outbox_queue([Draft(channel="email", customer=ann, subject="Hi", body_text="x")])
     # when consent goes away before the worker runs
     Customer.objects.filter(pk=ann.pk).update(email_consent=False)
@@ -118,7 +108,7 @@ def test_consent_withdrawn_after_queueing_skips_at_send_time(in_partner):
 
 def test_dedupe_key_keeps_one_message(in_partner):
     # given
-    ann = _customer()
+    ann = CustomerFactory(ann=True)
     draft = Draft(channel="email", customer=ann, subject="Hi", dedupe_key="d1:c1:email:0")
     # when queued twice
     outbox_queue([draft])
@@ -254,7 +244,7 @@ def test_delivery_reports_never_go_backwards(in_partner):
 
 def test_opt_out_skips_waiting_messages_and_records_once(in_partner):
     # given a pending SMS and a pending email
-    ann = _customer()
+    ann = CustomerFactory(ann=True)
     outbox_queue(
         [
             Draft(channel="sms", customer=ann, body_text="x"),

@@ -23,6 +23,7 @@ from apps.messaging.crypto import encrypt_secrets
 from apps.messaging.jobs import outbox_send
 from apps.messaging.models import ChannelAccount, OutboxMessage
 from apps.messaging.services import Draft, channel_account_test, outbox_queue
+from tests.factories import CustomerFactory
 from tests.fakes.prism import require_prism, spec_path, start_prism
 from tests.fakes.twilio_errors import TwilioErrorFake
 
@@ -72,17 +73,6 @@ def _sms_account(**config: str) -> ChannelAccount:
     )
 
 
-def _ann(**kwargs) -> Customer:
-    defaults = {
-        "name": "Ann",
-        "email": "ann@example.test",
-        "phone": ANN_PHONE,
-        "sms_consent": True,
-        "email_consent": True,
-    }
-    return Customer.objects.create(**{**defaults, **kwargs})
-
-
 def _queue_one(customer: Customer, **payload) -> OutboxMessage:
     outbox_queue(
         [Draft(channel="sms", customer=customer, body_text="Code ABC-123", payload=payload)]
@@ -128,7 +118,7 @@ def _twilio_post(
 def _sent_message(partner, *, sid: str = "SM" + "1" * 32, status=Status.SENT) -> OutboxMessage:
     with schema_context(partner.schema_name):
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
         return OutboxMessage.objects.create(
             channel="sms",
             customer=ann,
@@ -143,10 +133,11 @@ def _sent_message(partner, *, sid: str = "SM" + "1" * 32, status=Status.SENT) ->
 # --- sending through Prism ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_message_sent_through_twilio_keeps_its_sid(twilio_api, in_partner):
     # given an SMS account and a queued message
     _sms_account()
-    message = _queue_one(_ann())
+    message = _queue_one(CustomerFactory(ann=True))
     # when the send job runs
     totals = outbox_send("sms")
     # then Twilio (the Prism mock) accepted it and its SID is the provider id
@@ -157,6 +148,7 @@ def test_a_message_sent_through_twilio_keeps_its_sid(twilio_api, in_partner):
     assert message.result["twilio_status"] == "queued"
 
 
+@pytest.mark.slow
 def test_the_request_carries_sender_text_and_the_partners_status_callback(
     partner_a, twilio_api, settings
 ):
@@ -178,6 +170,7 @@ def test_the_request_carries_sender_text_and_the_partners_status_callback(
         }
 
 
+@pytest.mark.slow
 def test_a_messaging_service_replaces_the_sender_number(partner_a, twilio_api):
     # given an account that sends through a messaging service
     adapter = _adapter(messaging_service_sid="MG" + "0" * 32)
@@ -190,11 +183,14 @@ def test_a_messaging_service_replaces_the_sender_number(partner_a, twilio_api):
     assert sent["StatusCallback"] == "https://cb.example.test/s"
 
 
+@pytest.mark.slow
 def test_the_drafts_status_callback_reaches_twilio(twilio_fake, in_partner):
     # given a draft carrying its own callback URL
     twilio_fake.respond(201, {"sid": "SM" + "2" * 32, "status": "queued"})
     _sms_account()
-    message = _queue_one(_ann(), status_callback="https://elsewhere.example.test/cb")
+    message = _queue_one(
+        CustomerFactory(ann=True), status_callback="https://elsewhere.example.test/cb"
+    )
     # when
     outbox_send("sms")
     # then
@@ -206,11 +202,12 @@ def test_the_drafts_status_callback_reaches_twilio(twilio_fake, in_partner):
 # --- errors: retry or give up ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_500_is_retried_later(twilio_fake, in_partner):
     # given Twilio answering 500
     twilio_fake.answer(500, code=20500, message="Internal Server Error")
     _sms_account()
-    message = _queue_one(_ann())
+    message = _queue_one(CustomerFactory(ann=True))
     # when
     totals = outbox_send("sms")
     # then the message waits for another attempt
@@ -222,11 +219,12 @@ def test_a_500_is_retried_later(twilio_fake, in_partner):
     assert "unavailable" in message.last_error
 
 
+@pytest.mark.slow
 def test_a_429_waits_for_retry_after(twilio_fake, in_partner):
     # given Twilio limiting the rate and asking for two minutes
     twilio_fake.answer(429, code=20429, message="Too Many Requests", headers={"Retry-After": "120"})
     _sms_account()
-    message = _queue_one(_ann())
+    message = _queue_one(CustomerFactory(ann=True))
     # when
     outbox_send("sms")
     # then the next attempt is not before Retry-After (the backoff alone would be ~1 s)
@@ -236,6 +234,7 @@ def test_a_429_waits_for_retry_after(twilio_fake, in_partner):
     assert 110 < wait <= 121
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("code", "key", "phrase"),
     [
@@ -251,7 +250,7 @@ def test_a_400_fails_at_once_with_a_reason(twilio_fake, code, key, phrase, in_pa
     # given Twilio refusing the message with an error code
     twilio_fake.answer(400, code=code, message="Refused.")
     _sms_account()
-    message = _queue_one(_ann())
+    message = _queue_one(CustomerFactory(ann=True))
     # when
     totals = outbox_send("sms")
     # then it fails after one call, with a sentence a person understands
@@ -261,6 +260,7 @@ def test_a_400_fails_at_once_with_a_reason(twilio_fake, code, key, phrase, in_pa
     assert phrase in message.last_error
 
 
+@pytest.mark.slow
 def test_an_unknown_400_keeps_twilios_words(twilio_fake):
     # given a code the adapter has no sentence for
     twilio_fake.answer(400, code=21999, message="Something specific went wrong.")
@@ -273,6 +273,7 @@ def test_an_unknown_400_keeps_twilios_words(twilio_fake):
     )
 
 
+@pytest.mark.slow
 def test_refused_credentials_fail_the_message(twilio_fake):
     # given
     twilio_fake.answer(401, code=20003, message="Authenticate")
@@ -283,6 +284,7 @@ def test_refused_credentials_fail_the_message(twilio_fake):
     assert "auth token" in caught.value.reason
 
 
+@pytest.mark.slow
 def test_a_timeout_is_retryable(twilio_fake, settings):
     # given Twilio answering after 3 s and a 0.5 s timeout
     settings.MESSAGING_TIMEOUT = 0.5
@@ -318,6 +320,7 @@ def test_an_account_without_a_sender_is_misconfigured():
 # --- connection test ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_connection_test_signs_in(twilio_api, in_partner):
     # given an account sending through a messaging service
     account = _sms_account(from_number="", messaging_service_sid="MG" + "0" * 32)
@@ -329,6 +332,7 @@ def test_connection_test_signs_in(twilio_api, in_partner):
     assert account.last_test_ok is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("number", "phrase"),
     [
@@ -346,6 +350,7 @@ def test_connection_test_checks_the_sender_number(twilio_api, number, phrase, in
     assert ok is False and phrase in message
 
 
+@pytest.mark.slow
 def test_connection_test_reports_refused_credentials(twilio_fake, in_partner):
     # given Twilio refusing the token
     twilio_fake.answer(401, code=20003, message="Authenticate")
@@ -486,8 +491,8 @@ def test_stop_opts_the_customer_out_of_sms(partner_a, client, body):
     with schema_context(partner_a.schema_name):
         # given a consenting customer with a pending SMS, and someone else
         _sms_account()
-        ann = _ann()
-        bob = _ann(name="Bob", email="bob@example.test", phone="+14155550111")
+        ann = CustomerFactory(ann=True)
+        bob = CustomerFactory(name="Bob", email="bob@example.test", phone="+14155550111")
         pending = _queue_one(ann)
     # when Ann replies STOP
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "To": SENDER, "Body": body})
@@ -509,7 +514,7 @@ def test_start_opts_the_customer_back_in(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given a customer who replied STOP
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "STOP"})
     # when they reply START
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "Start"})
@@ -526,7 +531,7 @@ def test_other_replies_change_nothing(partner_a, client, body):
     with schema_context(partner_a.schema_name):
         # given
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     # when
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": body})
     # then
@@ -541,7 +546,7 @@ def test_twilios_opt_out_type_counts_for_custom_keywords(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given a custom opt-out word configured in Twilio (Advanced Opt-Out)
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     # when
     _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "ARRET", "OptOutType": "STOP"})
     # then
@@ -554,7 +559,7 @@ def test_a_forged_stop_is_refused_and_changes_nothing(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
         pending = _queue_one(ann)
     # when someone posts a STOP signed with another token
     response = _twilio_post(
@@ -573,14 +578,14 @@ def test_a_stop_for_another_partner_does_not_touch_this_one(partner_a, partner_b
     # given the same phone number at two partners, each with its own SMS account
     with schema_context(partner_a.schema_name):
         _sms_account()
-        ann_a = _ann()
+        ann_a = CustomerFactory(ann=True)
     with schema_context(partner_b.schema_name):
         ChannelAccount.objects.create(
             channel="sms",
             config={"account_sid": ACCOUNT_SID, "from_number": SENDER},
             secrets_encrypted=encrypt_secrets({"auth_token": "beta-token"}),
         )
-        ann_b = _ann()
+        ann_b = CustomerFactory(ann=True)
     # when Ann replies STOP to partner B's number
     response = _twilio_post(
         client,
@@ -598,6 +603,7 @@ def test_a_stop_for_another_partner_does_not_touch_this_one(partner_a, partner_b
         assert ann_b.sms_consent is False
 
 
+@pytest.mark.slow
 def test_retry_after_is_kept_in_seconds_from_now(twilio_fake, in_partner):
     # given an HTTP-date Retry-After one minute ahead
     when = timezone.now() + timedelta(seconds=60)
