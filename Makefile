@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 export PORT
 
-.PHONY: install tools run test lint format check-migrations bench clean
+.PHONY: install tools run test test-fast lint format check-migrations bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ run: install
 # The whole suite on the same set-up. Pass pytest arguments with ARGS="-k login".
 test: install
 	@exec $(BIN)/python -m config.stack test $(ARGS)
+
+# The same without the tests marked slow (browser, contract, stack, many threads, big data):
+# for the edit-test loop. CI runs `make test`.
+test-fast: install
+	@exec $(BIN)/python -m config.stack test -m "not slow" $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

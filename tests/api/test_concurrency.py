@@ -11,13 +11,14 @@ import uuid
 from collections import Counter
 from urllib.parse import urlsplit
 
+import pytest
 from django_tenants.utils import schema_context
 
 from apps.campaigns.models import Voucher
 from apps.redemptions.models import Redemption, RedemptionAttempt
 from tests.conftest import committed_db
 
-pytestmark = committed_db()
+pytestmark = [pytest.mark.slow, committed_db()]
 
 CLIENTS = 50
 

@@ -17,7 +17,7 @@ from apps.redemptions.models import Redemption, RedemptionAttempt
 from tests.api.conftest import Key
 from tests.conftest import committed_db
 
-pytestmark = committed_db()
+pytestmark = [pytest.mark.slow, committed_db()]
 
 
 def sdk(live_server, key: Key) -> voucherify.ApiClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
@@ -12,6 +13,7 @@ from apps.messaging.models import OutboxMessage
 from apps.redemptions.models import Merchant, Redemption, RedemptionAttempt
 
 
+@pytest.mark.slow  # big data: the whole demo, twice (codes, customers, jobs)
 def test_seed_demo_fills_every_page_and_is_idempotent(db):
     # when
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

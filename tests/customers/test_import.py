@@ -280,6 +280,7 @@ def test_import_job_progress_is_shown(client, partner_user_a, partner_a, run_imp
     assert f"/p/alpha/jobs/{job_run.pk}/" in page.content.decode()
 
 
+@pytest.mark.slow  # big data: 10,000 rows
 def test_ten_thousand_rows_import_in_few_queries(
     client, partner_user_a, partner_a, run_jobs, django_capture_on_commit_callbacks
 ):

@@ -20,7 +20,7 @@ from apps.customers.publications import NO_VOUCHER, voucher_publish
 from tests.conftest import committed_db
 from tests.factories import CampaignFactory, VoucherFactory
 
-pytestmark = committed_db()
+pytestmark = [pytest.mark.slow, committed_db()]
 
 CLIENTS = 50
 POOL = 40

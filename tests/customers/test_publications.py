@@ -32,131 +32,119 @@ def _pool(size: int, **campaign_kwargs):
     return campaign
 
 
-def test_publish_gives_a_free_code_and_records_event(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(2)
-        customer = Customer.objects.create(source_id="c-1")
-        # when
-        publication = voucher_publish(campaign=campaign, customer=customer, channel="API")
-        # then
-        voucher = Voucher.objects.get(pk=publication.voucher_id)
-        assert publication.public_id.startswith("pub_")
-        assert voucher.published_at is not None
-        event = Event.objects.get(customer=customer, type="voucher.published")
-        assert event.payload["code"] == voucher.code
-        assert event.payload["campaign"] == campaign.name
+def test_publish_gives_a_free_code_and_records_event(in_partner):
+    # given
+    campaign = _pool(2)
+    customer = Customer.objects.create(source_id="c-1")
+    # when
+    publication = voucher_publish(campaign=campaign, customer=customer, channel="API")
+    # then
+    voucher = Voucher.objects.get(pk=publication.voucher_id)
+    assert publication.public_id.startswith("pub_")
+    assert voucher.published_at is not None
+    event = Event.objects.get(customer=customer, type="voucher.published")
+    assert event.payload["code"] == voucher.code
+    assert event.payload["campaign"] == campaign.name
 
 
-def test_two_customers_get_two_different_codes(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(2)
-        ann = Customer.objects.create(source_id="ann")
-        bob = Customer.objects.create(source_id="bob")
-        # when
-        first = voucher_publish(campaign=campaign, customer=ann, channel="API")
-        second = voucher_publish(campaign=campaign, customer=bob, channel="API")
-        # then
-        assert first.voucher_id != second.voucher_id
+def test_two_customers_get_two_different_codes(in_partner):
+    # given
+    campaign = _pool(2)
+    ann = Customer.objects.create(source_id="ann")
+    bob = Customer.objects.create(source_id="bob")
+    # when
+    first = voucher_publish(campaign=campaign, customer=ann, channel="API")
+    second = voucher_publish(campaign=campaign, customer=bob, channel="API")
+    # then
+    assert first.voucher_id != second.voucher_id
 
 
-def test_source_id_retry_returns_the_same_code(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(3)
-        customer = Customer.objects.create(source_id="c-1")
-        first = voucher_publish(
-            campaign=campaign, customer=customer, channel="API", source_id="pub-1"
-        )
-        # when
-        again = voucher_publish(
-            campaign=campaign, customer=customer, channel="API", source_id="pub-1"
-        )
-        # then
-        assert again.pk == first.pk
-        assert again.voucher.code == first.voucher.code
-        assert Publication.objects.count() == 1
-        assert Event.objects.filter(type="voucher.published").count() == 1
+def test_source_id_retry_returns_the_same_code(in_partner):
+    # given
+    campaign = _pool(3)
+    customer = Customer.objects.create(source_id="c-1")
+    first = voucher_publish(campaign=campaign, customer=customer, channel="API", source_id="pub-1")
+    # when
+    again = voucher_publish(campaign=campaign, customer=customer, channel="API", source_id="pub-1")
+    # then
+    assert again.pk == first.pk
+    assert again.voucher.code == first.voucher.code
+    assert Publication.objects.count() == 1
+    assert Event.objects.filter(type="voucher.published").count() == 1
 
 
-def test_source_id_reused_for_another_customer_is_refused(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(3)
-        ann = Customer.objects.create(source_id="ann")
-        bob = Customer.objects.create(source_id="bob")
-        voucher_publish(campaign=campaign, customer=ann, channel="API", source_id="pub-1")
-        # when
+def test_source_id_reused_for_another_customer_is_refused(in_partner):
+    # given
+    campaign = _pool(3)
+    ann = Customer.objects.create(source_id="ann")
+    bob = Customer.objects.create(source_id="bob")
+    voucher_publish(campaign=campaign, customer=ann, channel="API", source_id="pub-1")
+    # when
+    with pytest.raises(DomainError) as caught:
+        voucher_publish(campaign=campaign, customer=bob, channel="API", source_id="pub-1")
+    # then
+    assert caught.value.key == "duplicate_source_id"
+    assert Publication.objects.count() == 1
+
+
+def test_join_once_returns_the_code_the_customer_already_has(in_partner):
+    # given
+    campaign = _pool(3)
+    customer = Customer.objects.create(source_id="c-1")
+    first = voucher_publish(campaign=campaign, customer=customer, channel="API")
+    # when
+    again = voucher_publish(campaign=campaign, customer=customer, channel="API", join_once=True)
+    without = voucher_publish(campaign=campaign, customer=customer, channel="API")
+    # then
+    assert again.pk == first.pk
+    assert without.pk != first.pk
+    assert Publication.objects.filter(customer=customer).count() == 2
+
+
+def test_one_code_per_customer_and_distribution(in_partner):
+    # given
+    campaign = _pool(3)
+    customer = Customer.objects.create(source_id="c-1")
+    first = voucher_publish(
+        campaign=campaign, customer=customer, channel="distribution", distribution_id=7
+    )
+    # when
+    again = voucher_publish(
+        campaign=campaign, customer=customer, channel="distribution", distribution_id=7
+    )
+    # then
+    assert again.pk == first.pk
+
+
+def test_empty_pool_is_a_clear_error_and_changes_nothing(in_partner):
+    # given
+    campaign = _pool(1)
+    ann = Customer.objects.create(source_id="ann")
+    bob = Customer.objects.create(source_id="bob")
+    voucher_publish(campaign=campaign, customer=ann, channel="API")
+    # when
+    with pytest.raises(DomainError) as caught:
+        voucher_publish(campaign=campaign, customer=bob, channel="API")
+    # then
+    assert caught.value.key == NO_VOUCHER
+    assert campaign.name in caught.value.message
+    assert not Publication.objects.filter(customer=bob).exists()
+    assert not Event.objects.filter(customer=bob).exists()
+
+
+def test_disabled_codes_and_inactive_or_expired_campaigns_are_not_published(in_partner):
+    # given
+    disabled = _pool(0)
+    VoucherFactory(campaign=disabled, code="OFF-1", active=False)
+    inactive = _pool(1, active=False)
+    expired = _pool(1, expiration_date=timezone.now() - dt.timedelta(days=1))
+    customer = Customer.objects.create(source_id="c-1")
+    # when / then
+    for campaign in (disabled, inactive, expired):
         with pytest.raises(DomainError) as caught:
-            voucher_publish(campaign=campaign, customer=bob, channel="API", source_id="pub-1")
-        # then
-        assert caught.value.key == "duplicate_source_id"
-        assert Publication.objects.count() == 1
-
-
-def test_join_once_returns_the_code_the_customer_already_has(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(3)
-        customer = Customer.objects.create(source_id="c-1")
-        first = voucher_publish(campaign=campaign, customer=customer, channel="API")
-        # when
-        again = voucher_publish(campaign=campaign, customer=customer, channel="API", join_once=True)
-        without = voucher_publish(campaign=campaign, customer=customer, channel="API")
-        # then
-        assert again.pk == first.pk
-        assert without.pk != first.pk
-        assert Publication.objects.filter(customer=customer).count() == 2
-
-
-def test_one_code_per_customer_and_distribution(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(3)
-        customer = Customer.objects.create(source_id="c-1")
-        first = voucher_publish(
-            campaign=campaign, customer=customer, channel="distribution", distribution_id=7
-        )
-        # when
-        again = voucher_publish(
-            campaign=campaign, customer=customer, channel="distribution", distribution_id=7
-        )
-        # then
-        assert again.pk == first.pk
-
-
-def test_empty_pool_is_a_clear_error_and_changes_nothing(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(1)
-        ann = Customer.objects.create(source_id="ann")
-        bob = Customer.objects.create(source_id="bob")
-        voucher_publish(campaign=campaign, customer=ann, channel="API")
-        # when
-        with pytest.raises(DomainError) as caught:
-            voucher_publish(campaign=campaign, customer=bob, channel="API")
-        # then
+            voucher_publish(campaign=campaign, customer=customer, channel="API")
         assert caught.value.key == NO_VOUCHER
-        assert campaign.name in caught.value.message
-        assert not Publication.objects.filter(customer=bob).exists()
-        assert not Event.objects.filter(customer=bob).exists()
-
-
-def test_disabled_codes_and_inactive_or_expired_campaigns_are_not_published(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        disabled = _pool(0)
-        VoucherFactory(campaign=disabled, code="OFF-1", active=False)
-        inactive = _pool(1, active=False)
-        expired = _pool(1, expiration_date=timezone.now() - dt.timedelta(days=1))
-        customer = Customer.objects.create(source_id="c-1")
-        # when / then
-        for campaign in (disabled, inactive, expired):
-            with pytest.raises(DomainError) as caught:
-                voucher_publish(campaign=campaign, customer=customer, channel="API")
-            assert caught.value.key == NO_VOUCHER
-        assert not Publication.objects.exists()
+    assert not Publication.objects.exists()
 
 
 def test_publication_counts_in_the_brand_rollup(partner_a):
@@ -202,32 +190,30 @@ def test_bulk_publish_pairs_codes_with_customers_in_one_statement(partner_a):
     assert stats.published == 3
 
 
-def test_bulk_publish_skips_customers_already_served_by_the_distribution(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(5)
-        customers = [Customer.objects.create(source_id=f"c-{n}") for n in range(3)]
-        ids = [c.pk for c in customers]
-        vouchers_publish_bulk(
-            campaign=campaign, customer_ids=ids[:2], channel="distribution", distribution_id=9
-        )
-        # when
-        result = vouchers_publish_bulk(
-            campaign=campaign, customer_ids=ids, channel="distribution", distribution_id=9
-        )
-        # then
-        assert (result.created, result.unserved) == (1, [])
-        assert Publication.objects.filter(distribution_id=9).count() == 3
+def test_bulk_publish_skips_customers_already_served_by_the_distribution(in_partner):
+    # given
+    campaign = _pool(5)
+    customers = [Customer.objects.create(source_id=f"c-{n}") for n in range(3)]
+    ids = [c.pk for c in customers]
+    vouchers_publish_bulk(
+        campaign=campaign, customer_ids=ids[:2], channel="distribution", distribution_id=9
+    )
+    # when
+    result = vouchers_publish_bulk(
+        campaign=campaign, customer_ids=ids, channel="distribution", distribution_id=9
+    )
+    # then
+    assert (result.created, result.unserved) == (1, [])
+    assert Publication.objects.filter(distribution_id=9).count() == 3
 
 
-def test_bulk_publish_with_nobody_does_nothing(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        campaign = _pool(1)
-        # when
-        result = vouchers_publish_bulk(campaign=campaign, customer_ids=[], channel="x")
-        # then
-        assert (result.created, result.unserved) == (0, [])
+def test_bulk_publish_with_nobody_does_nothing(in_partner):
+    # given
+    campaign = _pool(1)
+    # when
+    result = vouchers_publish_bulk(campaign=campaign, customer_ids=[], channel="x")
+    # then
+    assert (result.created, result.unserved) == (0, [])
 
 
 def test_pool_status_flags_a_low_pool(partner_a):
@@ -246,19 +232,18 @@ def test_pool_status_flags_a_low_pool(partner_a):
     assert PoolStatus(total=0, left=0).empty is True
 
 
-def test_publishable_campaigns_lists_only_campaigns_with_codes_left(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        open_one = _pool(1)
-        drained = _pool(1)
-        _pool(1, active=False)
-        voucher_publish(
-            campaign=drained, customer=Customer.objects.create(source_id="c"), channel="API"
-        )
-        # when
-        names = list(publishable_campaigns().values_list("name", flat=True))
-        # then
-        assert names == [open_one.name]
+def test_publishable_campaigns_lists_only_campaigns_with_codes_left(in_partner):
+    # given
+    open_one = _pool(1)
+    drained = _pool(1)
+    _pool(1, active=False)
+    voucher_publish(
+        campaign=drained, customer=Customer.objects.create(source_id="c"), channel="API"
+    )
+    # when
+    names = list(publishable_campaigns().values_list("name", flat=True))
+    # then
+    assert names == [open_one.name]
 
 
 # --- The "Publish a code" form on the customer page -------------------------------------

@@ -63,34 +63,33 @@ def events(event_type: str) -> list[tuple[str, dict]]:
 # --- services --------------------------------------------------------------------------------
 
 
-def test_evaluation_records_who_entered_and_who_left(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        # given an active segment of German customers who spent 10.00 or more
-        segment = segment_create(name="Big spenders", kind="active", filter=BIG_SPENDERS)
-        # when it is evaluated the first time
-        first = segment_evaluate(segment=segment)
-        # then Ann entered
-        assert (sorted(first.entered), first.left, first.members) == ([customers["ann"].pk], [], 1)
-        assert members(segment) == {"Ann"}
-        payload = {"segment_id": segment.pk, "segment": "Big spenders", "kind": "active"}
-        assert events("segment.entered") == [("Ann", payload)]
+def test_evaluation_records_who_entered_and_who_left(customers, in_partner):
+    # given an active segment of German customers who spent 10.00 or more
+    segment = segment_create(name="Big spenders", kind="active", filter=BIG_SPENDERS)
+    # when it is evaluated the first time
+    first = segment_evaluate(segment=segment)
+    # then Ann entered
+    assert (sorted(first.entered), first.left, first.members) == ([customers["ann"].pk], [], 1)
+    assert members(segment) == {"Ann"}
+    payload = {"segment_id": segment.pk, "segment": "Big spenders", "kind": "active"}
+    assert events("segment.entered") == [("Ann", payload)]
 
-        # given Bob buys and Ann's order is canceled
-        Order.objects.create(public_id="o3", customer=customers["bob"], amount=999 + 1)
-        Order.objects.filter(public_id="o1").update(status="CANCELED")
-        # when evaluated again
-        second = segment_evaluate(segment=segment)
-        # then Bob entered, Ann left, and the segment row says so
-        assert (second.entered, second.left) == ([customers["bob"].pk], [customers["ann"].pk])
-        assert members(segment) == {"Bob"}
-        assert events("segment.left") == [("Ann", payload)]
-        segment.refresh_from_db()
-        assert segment.members_count == 1 and segment.evaluated_at is not None
+    # given Bob buys and Ann's order is canceled
+    Order.objects.create(public_id="o3", customer=customers["bob"], amount=999 + 1)
+    Order.objects.filter(public_id="o1").update(status="CANCELED")
+    # when evaluated again
+    second = segment_evaluate(segment=segment)
+    # then Bob entered, Ann left, and the segment row says so
+    assert (second.entered, second.left) == ([customers["bob"].pk], [customers["ann"].pk])
+    assert members(segment) == {"Bob"}
+    assert events("segment.left") == [("Ann", payload)]
+    segment.refresh_from_db()
+    assert segment.members_count == 1 and segment.evaluated_at is not None
 
-        # when nothing changed, an evaluation changes nothing
-        third = segment_evaluate(segment=segment)
-        assert (third.entered, third.left, third.members) == ([], [], 1)
-        assert Event.objects.filter(type__startswith="segment.").count() == 3
+    # when nothing changed, an evaluation changes nothing
+    third = segment_evaluate(segment=segment)
+    assert (third.entered, third.left, third.members) == ([], [], 1)
+    assert Event.objects.filter(type__startswith="segment.").count() == 3
 
 
 def test_creating_an_active_segment_queues_its_evaluation(
@@ -106,79 +105,73 @@ def test_creating_an_active_segment_queues_its_evaluation(
         assert segment.members_count == 1 and segment.evaluated_at is not None
 
 
-def test_invalid_filters_and_names_are_refused(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        bad = {"match": "all", "conditions": [{"field": "birthdate", "op": "after", "value": "x"}]}
-        with pytest.raises(FilterError, match=r"Condition 1 \(birthdate\) “x” is not a date"):
-            segment_create(name="Bad", kind="active", filter=bad)
-        with pytest.raises(SegmentError, match="needs at least one condition"):
-            segment_create(name="Empty", kind="active", filter={"match": "all", "conditions": []})
-        segment_create(name="Twice", kind="static")
-        with pytest.raises(SegmentError, match="already exists"):
-            segment_create(name="  twice ", kind="static")
-        assert Segment.objects.count() == 1
+def test_invalid_filters_and_names_are_refused(customers, in_partner):
+    bad = {"match": "all", "conditions": [{"field": "birthdate", "op": "after", "value": "x"}]}
+    with pytest.raises(FilterError, match=r"Condition 1 \(birthdate\) “x” is not a date"):
+        segment_create(name="Bad", kind="active", filter=bad)
+    with pytest.raises(SegmentError, match="needs at least one condition"):
+        segment_create(name="Empty", kind="active", filter={"match": "all", "conditions": []})
+    segment_create(name="Twice", kind="static")
+    with pytest.raises(SegmentError, match="already exists"):
+        segment_create(name="  twice ", kind="static")
+    assert Segment.objects.count() == 1
 
 
-def test_editing_the_filter_replaces_it(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        segment = segment_create(name="DE", kind="active", filter=BIG_SPENDERS)
-        new = {"match": "any", "conditions": [{"field": "country", "op": "is", "value": "FR"}]}
-        segment_update(segment=segment, name="France", filter=new)
-        segment.refresh_from_db()
-        assert (segment.name, segment.filter["match"]) == ("France", "any")
-        assert segment_evaluate(segment=segment).members == 1
+def test_editing_the_filter_replaces_it(customers, in_partner):
+    segment = segment_create(name="DE", kind="active", filter=BIG_SPENDERS)
+    new = {"match": "any", "conditions": [{"field": "country", "op": "is", "value": "FR"}]}
+    segment_update(segment=segment, name="France", filter=new)
+    segment.refresh_from_db()
+    assert (segment.name, segment.filter["match"]) == ("France", "any")
+    assert segment_evaluate(segment=segment).members == 1
 
 
-def test_static_members_chosen_and_removed(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        segment = segment_create(name="VIP", kind="static")
-        added = segment_members_add(
-            segment=segment, customer_ids=[customers["ann"].pk, customers["bob"].pk]
-        )
-        again = segment_members_add(segment=segment, customer_ids=[customers["ann"].pk])
-        removed = segment_members_remove(segment=segment, customer_ids=[customers["bob"].pk])
-        segment.refresh_from_db()
-        assert (added, again, removed, segment.members_count) == (2, 0, 1, 1)
-        assert members(segment) == {"Ann"}
-        assert [name for name, _ in events("segment.entered")] == ["Ann", "Bob"]
-        # a static segment's evaluation only recounts
-        assert segment_evaluate(segment=segment).entered == []
+def test_static_members_chosen_and_removed(customers, in_partner):
+    segment = segment_create(name="VIP", kind="static")
+    added = segment_members_add(
+        segment=segment, customer_ids=[customers["ann"].pk, customers["bob"].pk]
+    )
+    again = segment_members_add(segment=segment, customer_ids=[customers["ann"].pk])
+    removed = segment_members_remove(segment=segment, customer_ids=[customers["bob"].pk])
+    segment.refresh_from_db()
+    assert (added, again, removed, segment.members_count) == (2, 0, 1, 1)
+    assert members(segment) == {"Ann"}
+    assert [name for name, _ in events("segment.entered")] == ["Ann", "Bob"]
+    # a static segment's evaluation only recounts
+    assert segment_evaluate(segment=segment).entered == []
 
 
-def test_static_upload_matches_source_ids_and_emails(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        # given a CSV with a header, a source id, an email in other case, a blank and strays
-        segment = segment_create(name="Upload", kind="static")
-        content = b"\xef\xbb\xbfsource_id\nA1\nCID@X.test\n\nnobody@x.test\nZ9\nA1\n"
-        # when
-        result = segment_members_upload(segment=segment, content=content)
-        # then
-        assert (result.values, result.added, result.unmatched) == (5 - 1, 2, 2)
-        assert result.unmatched_sample == ["nobody@x.test", "Z9"]
-        assert members(segment) == {"Ann", "Cid"}
+def test_static_upload_matches_source_ids_and_emails(customers, in_partner):
+    # given a CSV with a header, a source id, an email in other case, a blank and strays
+    segment = segment_create(name="Upload", kind="static")
+    content = b"\xef\xbb\xbfsource_id\nA1\nCID@X.test\n\nnobody@x.test\nZ9\nA1\n"
+    # when
+    result = segment_members_upload(segment=segment, content=content)
+    # then
+    assert (result.values, result.added, result.unmatched) == (5 - 1, 2, 2)
+    assert result.unmatched_sample == ["nobody@x.test", "Z9"]
+    assert members(segment) == {"Ann", "Cid"}
 
 
-def test_bad_uploads_say_what_to_do(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        segment = segment_create(name="Upload", kind="static")
-        with pytest.raises(SegmentError, match="not UTF-8"):
-            segment_members_upload(segment=segment, content=b"\xff\xfe\x00A")
-        with pytest.raises(SegmentError, match="no source ids or emails"):
-            segment_members_upload(segment=segment, content=b"email\n\n")
-        active = segment_create(name="Active", kind="active", filter=BIG_SPENDERS)
-        with pytest.raises(SegmentError, match="edit the filter instead"):
-            segment_members_upload(segment=active, content=b"A1\n")
+def test_bad_uploads_say_what_to_do(customers, in_partner):
+    segment = segment_create(name="Upload", kind="static")
+    with pytest.raises(SegmentError, match="not UTF-8"):
+        segment_members_upload(segment=segment, content=b"\xff\xfe\x00A")
+    with pytest.raises(SegmentError, match="no source ids or emails"):
+        segment_members_upload(segment=segment, content=b"email\n\n")
+    active = segment_create(name="Active", kind="active", filter=BIG_SPENDERS)
+    with pytest.raises(SegmentError, match="edit the filter instead"):
+        segment_members_upload(segment=active, content=b"A1\n")
 
 
-def test_deleting_a_segment(partner_a, customers):
-    with schema_context(partner_a.schema_name):
-        segment = segment_create(name="Gone", kind="static")
-        segment_members_add(segment=segment, customer_ids=[customers["ann"].pk])
-        # the hook for distributions says nothing uses it yet
-        assert segment_in_use_by(segment) is None
-        segment_delete(segment=segment)
-        assert not Segment.objects.exists() and not SegmentMembership.objects.exists()
-        assert Customer.objects.count() == 3
+def test_deleting_a_segment(customers, in_partner):
+    segment = segment_create(name="Gone", kind="static")
+    segment_members_add(segment=segment, customer_ids=[customers["ann"].pk])
+    # the hook for distributions says nothing uses it yet
+    assert segment_in_use_by(segment) is None
+    segment_delete(segment=segment)
+    assert not Segment.objects.exists() and not SegmentMembership.objects.exists()
+    assert Customer.objects.count() == 3
 
 
 def test_a_segment_used_by_a_live_distribution_cannot_be_deleted(partner_a, customers):

@@ -11,9 +11,17 @@ from django.utils import timezone
 
 from apps.customers.models import Customer, Publication
 from apps.distributions.models import Activity, Distribution, Recipient
-from apps.messaging.models import OutboxMessage
 from apps.redemptions.models import Redemption
-from tests.factories import CampaignFactory, VoucherFactory
+from tests.factories import (
+    ActivityFactory,
+    CampaignFactory,
+    CustomerFactory,
+    DistributionFactory,
+    OutboxMessageFactory,
+    PublicationFactory,
+    RecipientFactory,
+    RedemptionFactory,
+)
 
 _seq = itertools.count(1)
 
@@ -31,33 +39,35 @@ def distribution(**fields: Any) -> Distribution:
         defaults["launched_at"] = timezone.now() - dt.timedelta(minutes=30)
     if "campaign" not in fields:
         defaults["campaign"] = CampaignFactory()
-    return Distribution.objects.create(**{**defaults, **fields})
+    return DistributionFactory(**{**defaults, **fields})
 
 
 def customer() -> Customer:
     n = next(_seq)
-    return Customer.objects.create(
-        name=f"Customer {n}", email=f"c{n}@metrics.test", phone=f"+4915100{n:05d}"
+    return CustomerFactory(
+        name=f"Customer {n}",
+        email=f"c{n}@metrics.test",
+        phone=f"+4915100{n:05d}",
+        email_consent=False,
+        sms_consent=False,
     )
 
 
 def publish(d: Distribution, who: Customer) -> Publication:
     """A code of `d`'s campaign published to `who` by `d`, and its Recipient row."""
-    voucher = VoucherFactory(campaign=d.campaign, published_at=timezone.now())
-    publication = Publication.objects.create(
-        voucher=voucher,
+    publication = PublicationFactory(
         campaign=d.campaign,
         customer=who,
         public_id=f"pub_m{next(_seq)}",
         channel="distribution",
         distribution_id=d.pk,
     )
-    Recipient.objects.create(
+    RecipientFactory(
         distribution=d,
         customer=who,
         status=Recipient.Status.MESSAGED,
         publication=publication,
-        voucher=voucher,
+        voucher=publication.voucher,
     )
     return publication
 
@@ -73,11 +83,11 @@ def message(d: Distribution | None, who: Customer, channel: str, status: str, **
     }
     if status in ("sent", "delivered") and "sent_at" not in fields:
         defaults["sent_at"] = timezone.now() - dt.timedelta(minutes=5)
-    return OutboxMessage.objects.create(**{**defaults, **fields})
+    return OutboxMessageFactory(**{**defaults, **fields})
 
 
 def redeem(publication: Publication, *, status: str = "SUCCEEDED", at=None) -> Redemption:
-    redemption = Redemption.objects.create(
+    redemption = RedemptionFactory(
         voucher=publication.voucher, campaign=publication.campaign, channel="web", status=status
     )
     if at is not None:
@@ -86,7 +96,7 @@ def redeem(publication: Publication, *, status: str = "SUCCEEDED", at=None) -> R
 
 
 def activity(d: Distribution, message: str, kind: str = "note") -> Activity:
-    return Activity.objects.create(distribution=d, kind=kind, message=message)
+    return ActivityFactory(distribution=d, kind=kind, message=message)
 
 
 def scenario() -> dict[str, Any]:
@@ -103,7 +113,7 @@ def scenario() -> dict[str, Any]:
     d = distribution(name="Spring welcome", audience_size=5)
     people = [customer() for _ in range(5)]
     pubs = [publish(d, who) for who in people[:4]]
-    Recipient.objects.create(distribution=d, customer=people[4])  # waiting for a code
+    RecipientFactory(distribution=d, customer=people[4])  # waiting for a code
     a, b, c, e, f = people
     for who, status in (
         (a, "pending"),

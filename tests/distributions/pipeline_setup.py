@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db.models import Count
 
 from apps.campaigns.models import Campaign, Voucher
-from apps.customers.models import Customer, Publication, Segment, SegmentMembership
+from apps.customers.models import Customer, Publication, Segment
 from apps.distributions.models import Distribution, Recipient
 from apps.messaging.models import OutboxMessage
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, DistributionFactory, SegmentFactory
 
 EMAIL = {
     "subject": "A gift for you, {{ customer.first_name }}",
@@ -65,11 +65,7 @@ def vouchers_add(target: Campaign, n: int) -> None:
 
 
 def static_segment(members: list[Customer]) -> Segment:
-    segment = Segment.objects.create(name=f"Segment {uuid.uuid4().hex[:8]}", kind="static")
-    SegmentMembership.objects.bulk_create(
-        [SegmentMembership(segment=segment, customer=c) for c in members]
-    )
-    return segment
+    return SegmentFactory(name=f"Segment {uuid.uuid4().hex[:8]}", members=members)
 
 
 def distribution(**fields: Any) -> Distribution:
@@ -83,7 +79,7 @@ def distribution(**fields: Any) -> Distribution:
         "audience": Distribution.Audience.SEGMENT,
     }
     values.update(fields)
-    return Distribution.objects.create(**values)
+    return DistributionFactory(**values)
 
 
 def tally(d: Distribution) -> dict[str, Any]:

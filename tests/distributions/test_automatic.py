@@ -111,83 +111,75 @@ def test_an_order_paid_through_the_api_serves_the_customer_once(
         assert d.status == "live"
 
 
-def test_a_redelivered_event_does_not_serve_the_customer_again(partner_a, partner_user_a):
-    # given: a customer already served for an order.paid event
-    with schema_context("p_alpha"):
-        ann = setup.customers(1)[0]
-        d = on_order_paid(setup.campaign(5))
-        distribution_activate(distribution=d, actor=partner_user_a)
-        event = event_record(customer=ann, type="order.paid", payload={"order": "o-1"})
-        first = distribution_consume(d.pk)
-        # when: the consumption is lost (as if re-delivered) and the consumer runs again
-        EventConsumption.objects.filter(event=event).delete()
-        again = distribution_consume(d.pk)
-        rerun = distribution_consume(d.pk)
-        # then
-        got = setup.tally(d)
-        assert (first.events, first.published) == (1, 1)
-        assert (again.events, again.published, again.queued) == (1, 0, 0)
-        assert rerun.events == 0
-        assert got["publications"] == 1 and got["messages"] == 2
+def test_a_redelivered_event_does_not_serve_the_customer_again(partner_user_a, in_partner):
+    ann = setup.customers(1)[0]
+    d = on_order_paid(setup.campaign(5))
+    distribution_activate(distribution=d, actor=partner_user_a)
+    event = event_record(customer=ann, type="order.paid", payload={"order": "o-1"})
+    first = distribution_consume(d.pk)
+    # when: the consumption is lost (as if re-delivered) and the consumer runs again
+    EventConsumption.objects.filter(event=event).delete()
+    again = distribution_consume(d.pk)
+    rerun = distribution_consume(d.pk)
+    # then
+    got = setup.tally(d)
+    assert (first.events, first.published) == (1, 1)
+    assert (again.events, again.published, again.queued) == (1, 0, 0)
+    assert rerun.events == 0
+    assert got["publications"] == 1 and got["messages"] == 2
 
 
-def test_events_from_before_activation_or_of_other_types_do_not_fire(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        early, other, late = setup.customers(3)
-        d = on_order_paid(setup.campaign(5))
-        event_record(customer=early, type="order.paid", payload={})
-        distribution_activate(distribution=d, actor=partner_user_a)
-        event_record(customer=other, type="order.canceled", payload={})
-        event_record(customer=late, type="order.paid", payload={})
-        # when
-        distribution_consume(d.pk)
-        # then
-        served = set(
-            Publication.objects.filter(distribution_id=d.pk).values_list("customer_id", flat=True)
-        )
-        assert served == {late.pk}
+def test_events_from_before_activation_or_of_other_types_do_not_fire(partner_user_a, in_partner):
+    early, other, late = setup.customers(3)
+    d = on_order_paid(setup.campaign(5))
+    event_record(customer=early, type="order.paid", payload={})
+    distribution_activate(distribution=d, actor=partner_user_a)
+    event_record(customer=other, type="order.canceled", payload={})
+    event_record(customer=late, type="order.paid", payload={})
+    # when
+    distribution_consume(d.pk)
+    # then
+    served = set(
+        Publication.objects.filter(distribution_id=d.pk).values_list("customer_id", flat=True)
+    )
+    assert served == {late.pk}
 
 
 def test_a_burst_of_events_queues_one_consume_job(
-    partner_a, partner_user_a, django_capture_on_commit_callbacks
+    partner_user_a, django_capture_on_commit_callbacks, in_partner
 ):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(3)
-        d = on_order_paid(setup.campaign(5))
-        distribution_activate(distribution=d, actor=partner_user_a)
-        queue = django_rq.get_queue("default")
-        queue.empty()
-        # when
-        with django_capture_on_commit_callbacks(execute=True):
-            for person in people:
-                event_record(customer=person, type="order.paid", payload={})
-        # then
-        jobs = [j for j in queue.get_jobs() if j.args[0]["func"].endswith("consume_all_job")]
-        assert len(jobs) == 1
-        assert jobs[0].args[0]["schema_name"] == "p_alpha"
-        queue.empty()
+    people = setup.customers(3)
+    d = on_order_paid(setup.campaign(5))
+    distribution_activate(distribution=d, actor=partner_user_a)
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        for person in people:
+            event_record(customer=person, type="order.paid", payload={})
+    # then
+    jobs = [j for j in queue.get_jobs() if j.args[0]["func"].endswith("consume_all_job")]
+    assert len(jobs) == 1
+    assert jobs[0].args[0]["schema_name"] == "p_alpha"
+    queue.empty()
 
 
 def test_no_job_is_queued_without_a_live_automatic_distribution(
-    partner_a, partner_user_a, django_capture_on_commit_callbacks
+    partner_user_a, django_capture_on_commit_callbacks, in_partner
 ):
-    # given: only a paused automatic distribution
-    with schema_context("p_alpha"):
-        ann = setup.customers(1)[0]
-        d = on_order_paid(setup.campaign(5))
-        distribution_activate(distribution=d, actor=partner_user_a)
-        distribution_pause(distribution=d, actor=partner_user_a)
-        queue = django_rq.get_queue("default")
-        queue.empty()
-        # when
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            event_record(customer=ann, type="order.paid", payload={})
-        # then
-        funcs = [j.args[0]["func"] for j in queue.get_jobs()]
-        assert "apps.distributions.jobs.consume_all_job" not in funcs
-        assert len(callbacks) >= 1  # (segment re-evaluation is still scheduled)
+    ann = setup.customers(1)[0]
+    d = on_order_paid(setup.campaign(5))
+    distribution_activate(distribution=d, actor=partner_user_a)
+    distribution_pause(distribution=d, actor=partner_user_a)
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    # when
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        event_record(customer=ann, type="order.paid", payload={})
+    # then
+    funcs = [j.args[0]["func"] for j in queue.get_jobs()]
+    assert "apps.distributions.jobs.consume_all_job" not in funcs
+    assert len(callbacks) >= 1  # (segment re-evaluation is still scheduled)
 
 
 def test_entering_the_segment_fires_for_that_segment_only(
@@ -279,41 +271,37 @@ def test_an_empty_pool_pauses_an_automatic_distribution_and_a_top_up_serves_the_
         assert got["messages"] == 6
 
 
-def test_activating_a_manual_distribution_is_refused(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        d = setup.distribution(segment=setup.static_segment([]), campaign=setup.campaign(1))
-        # when
-        from apps.distributions.services import DistributionError
+def test_activating_a_manual_distribution_is_refused(partner_user_a, in_partner):
+    d = setup.distribution(segment=setup.static_segment([]), campaign=setup.campaign(1))
+    # when
+    from apps.distributions.services import DistributionError
 
-        with pytest.raises(DistributionError) as refused:
-            distribution_activate(distribution=d, actor=partner_user_a)
-        # then
-        d.refresh_from_db()
-        assert refused.value.key == "wrong_kind"
-        assert d.status == "draft"
-        assert not Customer.objects.filter(
-            pk__in=Recipient.objects.values("customer_id"),
-        ).exists()
-
-
-def test_a_round_scans_only_events_after_the_settled_ones(partner_a, partner_user_a):
-    # given: an event handled long ago, and a newer one
-    with schema_context("p_alpha"):
-        old, new = setup.customers(2)
-        d = on_order_paid(setup.campaign(5))
+    with pytest.raises(DistributionError) as refused:
         distribution_activate(distribution=d, actor=partner_user_a)
-        first = event_record(customer=old, type="order.paid", payload={})
-        distribution_consume(d.pk)
-        Event.objects.filter(pk=first.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
-        second = event_record(customer=new, type="order.paid", payload={})
-        # when
-        start = settled_after(d)
-        distribution_consume(d.pk)
-        # then
-        assert events_after(d) < first.pk
-        assert start == first.pk < second.pk
-        served = set(
-            Publication.objects.filter(distribution_id=d.pk).values_list("customer_id", flat=True)
-        )
-        assert served == {old.pk, new.pk}
+    # then
+    d.refresh_from_db()
+    assert refused.value.key == "wrong_kind"
+    assert d.status == "draft"
+    assert not Customer.objects.filter(
+        pk__in=Recipient.objects.values("customer_id"),
+    ).exists()
+
+
+def test_a_round_scans_only_events_after_the_settled_ones(partner_user_a, in_partner):
+    old, new = setup.customers(2)
+    d = on_order_paid(setup.campaign(5))
+    distribution_activate(distribution=d, actor=partner_user_a)
+    first = event_record(customer=old, type="order.paid", payload={})
+    distribution_consume(d.pk)
+    Event.objects.filter(pk=first.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    second = event_record(customer=new, type="order.paid", payload={})
+    # when
+    start = settled_after(d)
+    distribution_consume(d.pk)
+    # then
+    assert events_after(d) < first.pk
+    assert start == first.pk < second.pk
+    served = set(
+        Publication.objects.filter(distribution_id=d.pk).values_list("customer_id", flat=True)
+    )
+    assert served == {old.pk, new.pk}

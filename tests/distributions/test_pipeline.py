@@ -75,84 +75,77 @@ def test_launch_publishes_one_code_and_queues_one_message_per_channel_for_every_
         )
 
 
-def test_running_the_fanout_twice_adds_nothing(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(25)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(30))
-        distribution_launch(distribution=d, actor=partner_user_a)
-        first = fanout_run(d.pk, batch_size=7)
-        # when: a duplicated job, and one forced through a distribution set live again
-        second = fanout_run(d.pk, batch_size=7)
-        Distribution.objects.filter(pk=d.pk).update(status="live")
-        third = fanout_run(d.pk, batch_size=7)
-        # then
-        got = setup.tally(d)
-        assert first.completed and first.batches == 4 and first.published == 25
-        assert second.stopped and second.published == 0
-        assert third.published == 0 and third.queued == 0
-        assert got["publications"] == 25 and got["max_codes_per_customer"] == 1
-        assert got["messages"] == 50 and got["max_messages_per_customer_channel"] == 1
-        assert Recipient.objects.filter(distribution=d).count() == 25
+def test_running_the_fanout_twice_adds_nothing(partner_user_a, in_partner):
+    people = setup.customers(25)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(30))
+    distribution_launch(distribution=d, actor=partner_user_a)
+    first = fanout_run(d.pk, batch_size=7)
+    # when: a duplicated job, and one forced through a distribution set live again
+    second = fanout_run(d.pk, batch_size=7)
+    Distribution.objects.filter(pk=d.pk).update(status="live")
+    third = fanout_run(d.pk, batch_size=7)
+    # then
+    got = setup.tally(d)
+    assert first.completed and first.batches == 4 and first.published == 25
+    assert second.stopped and second.published == 0
+    assert third.published == 0 and third.queued == 0
+    assert got["publications"] == 25 and got["max_codes_per_customer"] == 1
+    assert got["messages"] == 50 and got["max_messages_per_customer_channel"] == 1
+    assert Recipient.objects.filter(distribution=d).count() == 25
 
 
-def test_a_fanout_killed_after_one_batch_resumes_with_what_is_left(partner_a, partner_user_a):
-    # given: the first run stops after one batch, as a worker killed there would
-    with schema_context("p_alpha"):
-        people = setup.customers(23)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(30))
-        distribution_launch(distribution=d, actor=partner_user_a)
-        partial = fanout_run(d.pk, batch_size=10, max_batches=1)
-        halfway = setup.tally(d)
-        # when
-        rest = fanout_run(d.pk, batch_size=10)
-        # then
-        d.refresh_from_db()
-        got = setup.tally(d)
-        assert partial.stopped and not partial.completed
-        assert (halfway["messaged"], halfway["waiting"], halfway["messages"]) == (10, 13, 20)
-        assert rest.completed and rest.published == 13
-        assert d.status == "completed"
-        assert got["publications"] == 23 and got["max_codes_per_customer"] == 1
-        assert got["messages"] == 46 and got["max_messages_per_customer_channel"] == 1
+def test_a_fanout_killed_after_one_batch_resumes_with_what_is_left(partner_user_a, in_partner):
+    people = setup.customers(23)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(30))
+    distribution_launch(distribution=d, actor=partner_user_a)
+    partial = fanout_run(d.pk, batch_size=10, max_batches=1)
+    halfway = setup.tally(d)
+    # when
+    rest = fanout_run(d.pk, batch_size=10)
+    # then
+    d.refresh_from_db()
+    got = setup.tally(d)
+    assert partial.stopped and not partial.completed
+    assert (halfway["messaged"], halfway["waiting"], halfway["messages"]) == (10, 13, 20)
+    assert rest.completed and rest.published == 13
+    assert d.status == "completed"
+    assert got["publications"] == 23 and got["max_codes_per_customer"] == 1
+    assert got["messages"] == 46 and got["max_messages_per_customer_channel"] == 1
 
 
 def test_a_batch_that_dies_midway_is_undone_whole_and_the_rerun_is_exact(
-    partner_a, partner_user_a, monkeypatch
+    partner_user_a, monkeypatch, in_partner
 ):
-    # given: queueing the SMS of the second batch blows up (after its codes were published)
-    with schema_context("p_alpha"):
-        people = setup.customers(20)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(20))
-        distribution_launch(distribution=d, actor=partner_user_a)
-        real = fanout_module.outbox_insert_select
-        calls = {"n": 0}
+    people = setup.customers(20)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(20))
+    distribution_launch(distribution=d, actor=partner_user_a)
+    real = fanout_module.outbox_insert_select
+    calls = {"n": 0}
 
-        def dying(**kwargs):
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise RuntimeError("worker killed")
-            return real(**kwargs)
+    def dying(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("worker killed")
+        return real(**kwargs)
 
-        monkeypatch.setattr(fanout_module, "outbox_insert_select", dying)
-        with pytest.raises(RuntimeError):
-            fanout_run(d.pk, batch_size=8)
-        after_crash = setup.tally(d)
-        monkeypatch.setattr(fanout_module, "outbox_insert_select", real)
-        # when
-        rerun = fanout_run(d.pk, batch_size=8)
-        # then: the crashed batch left no code and no message behind
-        assert after_crash["publications"] == 8 and after_crash["messages"] == 16
-        assert after_crash["waiting"] == 12
-        assert rerun.completed and rerun.published == 12
-        got = setup.tally(d)
-        assert got["publications"] == 20 and got["max_codes_per_customer"] == 1
-        assert got["messages"] == 40 and got["max_messages_per_customer_channel"] == 1
-        # Every code went to exactly one customer: 20 codes published, all different.
-        assert (
-            Publication.objects.filter(distribution_id=d.pk).values("voucher").distinct().count()
-            == 20
-        )
+    monkeypatch.setattr(fanout_module, "outbox_insert_select", dying)
+    with pytest.raises(RuntimeError):
+        fanout_run(d.pk, batch_size=8)
+    after_crash = setup.tally(d)
+    monkeypatch.setattr(fanout_module, "outbox_insert_select", real)
+    # when
+    rerun = fanout_run(d.pk, batch_size=8)
+    # then: the crashed batch left no code and no message behind
+    assert after_crash["publications"] == 8 and after_crash["messages"] == 16
+    assert after_crash["waiting"] == 12
+    assert rerun.completed and rerun.published == 12
+    got = setup.tally(d)
+    assert got["publications"] == 20 and got["max_codes_per_customer"] == 1
+    assert got["messages"] == 40 and got["max_messages_per_customer_channel"] == 1
+    # Every code went to exactly one customer: 20 codes published, all different.
+    assert (
+        Publication.objects.filter(distribution_id=d.pk).values("voucher").distinct().count() == 20
+    )
 
 
 def test_a_pool_smaller_than_the_audience_pauses_and_a_top_up_resumes_it(
@@ -197,36 +190,32 @@ def test_a_pool_smaller_than_the_audience_pauses_and_a_top_up_resumes_it(
 
 
 def test_customers_without_consent_or_address_get_a_code_and_skipped_messages_with_reason(
-    partner_a, partner_user_a
+    partner_user_a, in_partner
 ):
-    # given: 3 may get both, 2 refused email, 2 have no phone
-    with schema_context("p_alpha"):
-        ok = setup.customers(3)
-        no_email = setup.customers(2, email_consent=False)
-        no_phone = setup.customers(2)
-        for c in no_phone:
-            c.phone = ""
-            c.save(update_fields=["phone"])
-        d = setup.distribution(
-            segment=setup.static_segment(ok + no_email + no_phone), campaign=setup.campaign(10)
-        )
-        distribution_launch(distribution=d, actor=partner_user_a)
-        # when
-        fanout_run(d.pk)
-        # then
-        rows = OutboxMessage.objects.filter(distribution_id=d.pk)
-        skipped = {
-            (m.customer_id, m.channel): (m.error_key, m.last_error)
-            for m in rows.filter(status="skipped")
-        }
-        assert set(skipped) == {(c.pk, "email") for c in no_email} | {
-            (c.pk, "sms") for c in no_phone
-        }
-        assert skipped[(no_email[0].pk, "email")][0] == "no_consent"
-        assert "not agreed" in skipped[(no_email[0].pk, "email")][1]
-        assert skipped[(no_phone[0].pk, "sms")][0] == "no_address"
-        assert rows.filter(status="pending").count() == 14 - 4
-        assert Publication.objects.filter(distribution_id=d.pk).count() == 7
+    ok = setup.customers(3)
+    no_email = setup.customers(2, email_consent=False)
+    no_phone = setup.customers(2)
+    for c in no_phone:
+        c.phone = ""
+        c.save(update_fields=["phone"])
+    d = setup.distribution(
+        segment=setup.static_segment(ok + no_email + no_phone), campaign=setup.campaign(10)
+    )
+    distribution_launch(distribution=d, actor=partner_user_a)
+    # when
+    fanout_run(d.pk)
+    # then
+    rows = OutboxMessage.objects.filter(distribution_id=d.pk)
+    skipped = {
+        (m.customer_id, m.channel): (m.error_key, m.last_error)
+        for m in rows.filter(status="skipped")
+    }
+    assert set(skipped) == {(c.pk, "email") for c in no_email} | {(c.pk, "sms") for c in no_phone}
+    assert skipped[(no_email[0].pk, "email")][0] == "no_consent"
+    assert "not agreed" in skipped[(no_email[0].pk, "email")][1]
+    assert skipped[(no_phone[0].pk, "sms")][0] == "no_address"
+    assert rows.filter(status="pending").count() == 14 - 4
+    assert Publication.objects.filter(distribution_id=d.pk).count() == 7
 
 
 def test_double_launch_enqueues_one_fanout(
@@ -258,65 +247,59 @@ def test_double_launch_enqueues_one_fanout(
 
 
 def test_launching_an_incomplete_draft_names_the_step_and_changes_nothing(
-    partner_a, partner_user_a, django_capture_on_commit_callbacks
+    partner_user_a, django_capture_on_commit_callbacks, in_partner
 ):
-    # given: no channel, and a message with an unknown merge tag
-    with schema_context("p_alpha"):
-        people = setup.customers(3)
-        d = setup.distribution(
-            segment=setup.static_segment(people), campaign=setup.campaign(3), channels=[]
-        )
-        bad = setup.distribution(
-            segment=d.segment,
-            campaign=d.campaign,
-            content={
-                "email": {"subject": "Hi {{ customer.shoe_size }}", "html": "<p>x</p>"},
-                "sms": setup.SMS,
-            },
-        )
-        # when
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            with pytest.raises(DistributionError) as missing:
-                distribution_launch(distribution=d, actor=partner_user_a)
-        problems = distribution_check_complete(bad)
-        # then
-        d.refresh_from_db()
-        assert missing.value.key == "distribution_incomplete"
-        assert "step 3 (Channels)" in missing.value.message
-        assert d.status == "draft" and d.launched_at is None
-        assert not Recipient.objects.filter(distribution=d).exists()
-        assert callbacks == []
-        assert [step for step, _ in problems] == [4]
-        assert "shoe_size" in problems[0][1]
+    people = setup.customers(3)
+    d = setup.distribution(
+        segment=setup.static_segment(people), campaign=setup.campaign(3), channels=[]
+    )
+    bad = setup.distribution(
+        segment=d.segment,
+        campaign=d.campaign,
+        content={
+            "email": {"subject": "Hi {{ customer.shoe_size }}", "html": "<p>x</p>"},
+            "sms": setup.SMS,
+        },
+    )
+    # when
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(DistributionError) as missing:
+            distribution_launch(distribution=d, actor=partner_user_a)
+    problems = distribution_check_complete(bad)
+    # then
+    d.refresh_from_db()
+    assert missing.value.key == "distribution_incomplete"
+    assert "step 3 (Channels)" in missing.value.message
+    assert d.status == "draft" and d.launched_at is None
+    assert not Recipient.objects.filter(distribution=d).exists()
+    assert callbacks == []
+    assert [step for step, _ in problems] == [4]
+    assert "shoe_size" in problems[0][1]
 
 
-def test_check_complete_lists_every_missing_step(partner_a):
-    # given
-    with schema_context("p_alpha"):
-        empty = Distribution.objects.create(name="", kind="manual")
-        # when
-        problems = distribution_check_complete(empty)
-        # then
-        assert [step for step, _ in problems] == [2, 3, 6, 7]
+def test_check_complete_lists_every_missing_step(in_partner):
+    empty = Distribution.objects.create(name="", kind="manual")
+    # when
+    problems = distribution_check_complete(empty)
+    # then
+    assert [step for step, _ in problems] == [2, 3, 6, 7]
 
 
-def test_launch_to_chosen_customers(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(4)
-        d = setup.distribution(audience="customers", campaign=setup.campaign(4))
-        DistributionCustomer.objects.bulk_create(
-            [DistributionCustomer(distribution=d, customer=c) for c in people[:3]]
-        )
-        # when
-        size = audience_size(d)
-        distribution_launch(distribution=d, actor=partner_user_a)
-        fanout_run(d.pk)
-        # then
-        got = setup.tally(d)
-        assert size == 3
-        assert got["publications"] == 3 and got["messages"] == 6
-        assert not Publication.objects.filter(customer=people[3]).exists()
+def test_launch_to_chosen_customers(partner_user_a, in_partner):
+    people = setup.customers(4)
+    d = setup.distribution(audience="customers", campaign=setup.campaign(4))
+    DistributionCustomer.objects.bulk_create(
+        [DistributionCustomer(distribution=d, customer=c) for c in people[:3]]
+    )
+    # when
+    size = audience_size(d)
+    distribution_launch(distribution=d, actor=partner_user_a)
+    fanout_run(d.pk)
+    # then
+    got = setup.tally(d)
+    assert size == 3
+    assert got["publications"] == 3 and got["messages"] == 6
+    assert not Publication.objects.filter(customer=people[3]).exists()
 
 
 def test_a_paused_distribution_stops_and_resume_finishes_it(
@@ -350,126 +333,114 @@ def test_a_paused_distribution_stops_and_resume_finishes_it(
         )
 
 
-def test_a_top_up_does_not_resume_a_distribution_paused_by_a_person(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(4)
-        pool = setup.campaign(2)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=pool)
-        distribution_launch(distribution=d, actor=partner_user_a)
-        fanout_run(d.pk)
+def test_a_top_up_does_not_resume_a_distribution_paused_by_a_person(partner_user_a, in_partner):
+    people = setup.customers(4)
+    pool = setup.campaign(2)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=pool)
+    distribution_launch(distribution=d, actor=partner_user_a)
+    fanout_run(d.pk)
+    distribution_pause(distribution=d, actor=partner_user_a)
+    setup.vouchers_add(pool, 5)
+    # when
+    resumed = distributions_resume_pool_paused()
+    # then
+    d.refresh_from_db()
+    assert resumed == []
+    assert (d.status, d.pause_reason) == ("paused", "user")
+
+
+def test_an_inactive_campaign_pauses_the_fanout_with_its_reason(partner_user_a, in_partner):
+    people = setup.customers(3)
+    pool = setup.campaign(3)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=pool)
+    distribution_launch(distribution=d, actor=partner_user_a)
+    pool.active = False
+    pool.save(update_fields=["active"])
+    # when
+    result = fanout_run(d.pk)
+    # then
+    d.refresh_from_db()
+    assert result.paused
+    assert (d.status, d.pause_reason) == ("paused", "campaign")
+    assert "inactive" in Activity.objects.get(distribution=d, kind="paused").message
+    assert setup.tally(d)["waiting"] == 3
+    with pytest.raises(DistributionError) as refused:
+        distribution_resume(distribution=d, actor=partner_user_a)
+    assert refused.value.key == "campaign_unusable"
+
+
+def test_archive_stops_a_live_fanout(partner_user_a, in_partner):
+    people = setup.customers(6)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(6))
+    distribution_launch(distribution=d, actor=partner_user_a)
+    fanout_run(d.pk, batch_size=2, max_batches=1)
+    # when
+    distribution_archive(distribution=d, actor=partner_user_a)
+    result = fanout_run(d.pk, batch_size=2)
+    # then
+    assert d.status == "archived"
+    assert result.stopped and setup.tally(d)["publications"] == 2
+    with pytest.raises(DistributionError) as refused:
         distribution_pause(distribution=d, actor=partner_user_a)
-        setup.vouchers_add(pool, 5)
-        # when
-        resumed = distributions_resume_pool_paused()
-        # then
-        d.refresh_from_db()
-        assert resumed == []
-        assert (d.status, d.pause_reason) == ("paused", "user")
+    assert refused.value.key == "distribution_not_live"
 
 
-def test_an_inactive_campaign_pauses_the_fanout_with_its_reason(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(3)
-        pool = setup.campaign(3)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=pool)
-        distribution_launch(distribution=d, actor=partner_user_a)
-        pool.active = False
-        pool.save(update_fields=["active"])
-        # when
-        result = fanout_run(d.pk)
-        # then
-        d.refresh_from_db()
-        assert result.paused
-        assert (d.status, d.pause_reason) == ("paused", "campaign")
-        assert "inactive" in Activity.objects.get(distribution=d, kind="paused").message
-        assert setup.tally(d)["waiting"] == 3
-        with pytest.raises(DistributionError) as refused:
-            distribution_resume(distribution=d, actor=partner_user_a)
-        assert refused.value.key == "campaign_unusable"
+def test_duplicate_makes_a_fresh_draft_without_pipeline_state(partner_user_a, in_partner):
+    people = setup.customers(2)
+    d = setup.distribution(
+        name="Spring",
+        segment=setup.static_segment(people),
+        campaign=setup.campaign(2),
+        reminders=[{"days": 3, "content": {"email": setup.EMAIL, "sms": setup.SMS}}],
+    )
+    distribution_launch(distribution=d, actor=partner_user_a)
+    setup.distribution(name="Copy of Spring")
+    # when
+    copy = distribution_duplicate(distribution=d, actor=partner_user_a)
+    # then
+    d.refresh_from_db()
+    assert "template_id" in d.content["email"]
+    assert copy.name == "Copy of Spring (2)"
+    assert (copy.status, copy.step, copy.launched_at) == ("draft", 7, None)
+    assert copy.content == {"email": setup.EMAIL, "sms": setup.SMS}
+    assert copy.reminders == [{"days": 3, "content": {"email": setup.EMAIL, "sms": setup.SMS}}]
+    assert (copy.segment_id, copy.campaign_id) == (d.segment_id, d.campaign_id)
+    assert distribution_check_complete(copy) == []
 
 
-def test_archive_stops_a_live_fanout(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(6)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(6))
-        distribution_launch(distribution=d, actor=partner_user_a)
-        fanout_run(d.pk, batch_size=2, max_batches=1)
-        # when
-        distribution_archive(distribution=d, actor=partner_user_a)
-        result = fanout_run(d.pk, batch_size=2)
-        # then
-        assert d.status == "archived"
-        assert result.stopped and setup.tally(d)["publications"] == 2
-        with pytest.raises(DistributionError) as refused:
-            distribution_pause(distribution=d, actor=partner_user_a)
-        assert refused.value.key == "distribution_not_live"
+def test_queued_messages_are_sent_with_each_customers_own_code(partner_user_a, in_partner):
+    people = setup.customers(2)
+    d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(2))
+    distribution_launch(distribution=d, actor=partner_user_a)
+    fanout_run(d.pk)
+    # when
+    outbox_send("email")
+    outbox_send("sms")
+    # then
+    for r in Recipient.objects.filter(distribution=d).select_related("voucher", "customer"):
+        sent = {
+            m.channel: m
+            for m in OutboxMessage.objects.filter(distribution_id=d.pk, customer=r.customer)
+        }
+        assert {m.status for m in sent.values()} == {"sent"}
+        assert r.voucher.code in sent["sms"].body_text
+        assert r.voucher.code in sent["email"].body_html
+        assert sent["email"].subject == "A gift for you, Customer"
 
 
-def test_duplicate_makes_a_fresh_draft_without_pipeline_state(partner_a, partner_user_a):
-    # given: a launched distribution (its content now carries template ids)
-    with schema_context("p_alpha"):
-        people = setup.customers(2)
-        d = setup.distribution(
-            name="Spring",
-            segment=setup.static_segment(people),
-            campaign=setup.campaign(2),
-            reminders=[{"days": 3, "content": {"email": setup.EMAIL, "sms": setup.SMS}}],
-        )
-        distribution_launch(distribution=d, actor=partner_user_a)
-        setup.distribution(name="Copy of Spring")
-        # when
-        copy = distribution_duplicate(distribution=d, actor=partner_user_a)
-        # then
-        d.refresh_from_db()
-        assert "template_id" in d.content["email"]
-        assert copy.name == "Copy of Spring (2)"
-        assert (copy.status, copy.step, copy.launched_at) == ("draft", 7, None)
-        assert copy.content == {"email": setup.EMAIL, "sms": setup.SMS}
-        assert copy.reminders == [{"days": 3, "content": {"email": setup.EMAIL, "sms": setup.SMS}}]
-        assert (copy.segment_id, copy.campaign_id) == (d.segment_id, d.campaign_id)
-        assert distribution_check_complete(copy) == []
-
-
-def test_queued_messages_are_sent_with_each_customers_own_code(partner_a, partner_user_a):
-    # given: a fan-out to two customers (no channel account: the sandbox sends)
-    with schema_context("p_alpha"):
-        people = setup.customers(2)
-        d = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(2))
-        distribution_launch(distribution=d, actor=partner_user_a)
-        fanout_run(d.pk)
-        # when
-        outbox_send("email")
-        outbox_send("sms")
-        # then
-        for r in Recipient.objects.filter(distribution=d).select_related("voucher", "customer"):
-            sent = {
-                m.channel: m
-                for m in OutboxMessage.objects.filter(distribution_id=d.pk, customer=r.customer)
-            }
-            assert {m.status for m in sent.values()} == {"sent"}
-            assert r.voucher.code in sent["sms"].body_text
-            assert r.voucher.code in sent["email"].body_html
-            assert sent["email"].subject == "A gift for you, Customer"
-
-
-def test_only_a_draft_can_be_deleted(partner_a, partner_user_a):
-    # given
-    with schema_context("p_alpha"):
-        people = setup.customers(1)
-        draft = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(1))
-        live = setup.distribution(segment=draft.segment, campaign=draft.campaign)
-        distribution_launch(distribution=live, actor=partner_user_a)
-        # when
-        distribution_delete(distribution=draft, actor=partner_user_a)
-        with pytest.raises(DistributionError) as refused:
-            distribution_delete(distribution=live, actor=partner_user_a)
-        # then
-        assert not Distribution.objects.filter(pk=draft.pk).exists()
-        assert refused.value.key == "distribution_not_draft"
-        assert Distribution.objects.filter(pk=live.pk, status="live").exists()
+def test_only_a_draft_can_be_deleted(partner_user_a, in_partner):
+    people = setup.customers(1)
+    draft = setup.distribution(segment=setup.static_segment(people), campaign=setup.campaign(1))
+    live = setup.distribution(segment=draft.segment, campaign=draft.campaign)
+    distribution_launch(distribution=live, actor=partner_user_a)
+    # when
+    distribution_delete(distribution=draft, actor=partner_user_a)
+    with pytest.raises(DistributionError) as refused:
+        distribution_delete(distribution=live, actor=partner_user_a)
+    # then
+    assert not Distribution.objects.filter(pk=draft.pk).exists()
+    assert refused.value.key == "distribution_not_draft"
+    assert Distribution.objects.filter(pk=live.pk, status="live").exists()
 
 
 def test_launch_evaluates_a_segment_never_evaluated(partner_a):

@@ -15,7 +15,7 @@ from apps.distributions.services import distribution_launch
 from tests.conftest import committed_db, truncate_partner_schemas
 from tests.distributions import pipeline_setup as setup
 
-pytestmark = committed_db()
+pytestmark = [pytest.mark.slow, committed_db()]
 
 
 @pytest.fixture(autouse=True)

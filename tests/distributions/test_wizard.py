@@ -9,10 +9,16 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.customers.models import Customer, Segment, SegmentMembership
+from apps.customers.models import Customer, Segment
 from apps.distributions.models import Activity, Distribution, DistributionCustomer
 from apps.messaging.models import ChannelAccount
-from tests.factories import CampaignFactory, VoucherFactory
+from tests.factories import (
+    CampaignFactory,
+    CustomerFactory,
+    DistributionFactory,
+    SegmentFactory,
+    VoucherFactory,
+)
 
 BASE = "/p/alpha/distributions/"
 
@@ -62,23 +68,23 @@ def draft(partner, **fields) -> Distribution:
         if "segment" not in values and values.get("step", 0) >= 6:
             values.setdefault("audience", "segment")
             values["segment"] = segment_with(3)
-        return Distribution.objects.create(**values)
+        return DistributionFactory(**values)
 
     return in_alpha(partner, make)
 
 
 def segment_with(n: int, *, name: str = "Regulars") -> Segment:
-    segment = Segment.objects.create(name=name, kind="static")
-    for i in range(n):
-        customer = Customer.objects.create(
+    customers = [
+        CustomerFactory(
             name=f"Customer {i}",
             email=f"c{i}-{name.lower()}@example.test",
             phone=f"+1415555{i:04d}",
             email_consent=i != 0,  # the first one never agreed to email
             sms_consent=True,
         )
-        SegmentMembership.objects.create(segment=segment, customer=customer)
-    return segment
+        for i in range(n)
+    ]
+    return SegmentFactory(name=name, members=customers)
 
 
 def campaign_with(codes: int, **fields):

@@ -15,7 +15,7 @@ from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, ProgramFactory
 
-pytestmark = [pytest.mark.browser, committed_db()]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, committed_db()]
 
 
 def test_brand_admin_allocates_codes_and_watches_the_progress_bar(

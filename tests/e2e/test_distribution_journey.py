@@ -25,7 +25,7 @@ from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, CampaignFactory, VoucherFactory
 
-pytestmark = [pytest.mark.browser, committed_db()]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, committed_db()]
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 SCREENSHOTS = os.environ.get("SCREENSHOTS") == "1"

@@ -11,7 +11,7 @@ from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD
 
-pytestmark = [pytest.mark.browser, committed_db()]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, committed_db()]
 
 
 def test_every_role_signs_in_and_sees_its_landing_page(

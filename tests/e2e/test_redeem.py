@@ -15,7 +15,7 @@ from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, MerchantFactory, VoucherFactory, ensure_partner
 
-pytestmark = [pytest.mark.browser, committed_db()]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, committed_db()]
 
 SLOW = 15_000  # ms: a loaded CI machine may take a while to answer a redemption
 

@@ -12,7 +12,7 @@ from tests.conftest import committed_db
 from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD
 
-pytestmark = [pytest.mark.browser, committed_db()]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, committed_db()]
 
 
 def preview_answer(*needles: str):

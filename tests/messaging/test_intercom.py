@@ -22,6 +22,7 @@ from apps.messaging.adapters.base import OutgoingMessage, PermanentError
 from apps.messaging.models import ChannelAccount, OutboxMessage
 from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_save, channel_account_test, outbox_queue
+from tests.factories import CustomerFactory
 from tests.fakes.intercom import ScriptedIntercom, error_list
 from tests.fakes.prism import require_prism, spec_path, start_prism
 
@@ -84,10 +85,6 @@ def _account(**config) -> ChannelAccount:
     )
 
 
-def _customer(email: str = "ann@example.test", **kwargs) -> Customer:
-    return Customer.objects.create(email=email, name="Ann Lee", email_consent=True, **kwargs)
-
-
 def _queue(customer: Customer, *, message: str = "", subject: str = "") -> OutboxMessage:
     payload = {"attribute": "coupon_code", "value": "ABC-123"}
     if message:
@@ -108,11 +105,12 @@ def _contact_list(*contacts: dict) -> dict:
 # --- against Prism (Intercom's API 2.14 spec) ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_send_creates_the_contact_and_sets_the_attribute(partner_a, prism):
     with schema_context(partner_a.schema_name):
         # given (the spec's search example finds nobody)
         _account()
-        message = _queue(_customer())
+        message = _queue(CustomerFactory(ann=True))
         # when
         totals = outbox_send("intercom")
         # then
@@ -129,12 +127,15 @@ def test_send_creates_the_contact_and_sets_the_attribute(partner_a, prism):
     assert prism.request_violations() == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("message_type", ["inapp", "email"])
 def test_send_with_text_creates_a_message_from_the_admin(partner_a, prism, message_type):
     with schema_context(partner_a.schema_name):
         # given
         _account(admin_id="991267816", message_type=message_type)
-        message = _queue(_customer(), message="Your code is ABC-123", subject="A gift")
+        message = _queue(
+            CustomerFactory(ann=True), message="Your code is ABC-123", subject="A gift"
+        )
         # when
         outbox_send("intercom")
         # then
@@ -145,6 +146,7 @@ def test_send_with_text_creates_a_message_from_the_admin(partner_a, prism, messa
     assert prism.request_violations() == []
 
 
+@pytest.mark.slow
 def test_connection_names_the_workspace_and_admin(partner_a, prism):
     with schema_context(partner_a.schema_name):
         # given
@@ -158,33 +160,34 @@ def test_connection_names_the_workspace_and_admin(partner_a, prism):
     assert prism.request_violations() == []
 
 
-def test_a_refused_token_is_permanent(partner_a, prism):
-    with schema_context(partner_a.schema_name):
-        # given Prism told to answer the spec's 401
-        adapter = adapter_for("intercom", _account())
-        adapter.options = {**adapter.options, "additional_headers": {"Prefer": "code=401"}}
-        # when
-        with pytest.raises(PermanentError) as refused:
-            adapter.send(
-                OutgoingMessage(
-                    id=1, channel="intercom", to="ann@example.test", payload={"value": "ABC-123"}
-                )
+@pytest.mark.slow
+def test_a_refused_token_is_permanent(prism, in_partner):
+    # given Prism told to answer the spec's 401
+    adapter = adapter_for("intercom", _account())
+    adapter.options = {**adapter.options, "additional_headers": {"Prefer": "code=401"}}
+    # when
+    with pytest.raises(PermanentError) as refused:
+        adapter.send(
+            OutgoingMessage(
+                id=1, channel="intercom", to="ann@example.test", payload={"value": "ABC-123"}
             )
-        # then
-        assert refused.value.key == "bad_credentials"
-        assert "Intercom refused the access token" in refused.value.reason
+        )
+    # then
+    assert refused.value.key == "bad_credentials"
+    assert "Intercom refused the access token" in refused.value.reason
 
 
 # --- against the scripted server (answers the spec does not document) ---------------------
 
 
+@pytest.mark.slow
 def test_an_existing_contact_gets_the_attribute_without_a_create(partner_a, scripted):
     with schema_context(partner_a.schema_name):
         # given Intercom knows the contact
         scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
         scripted.then(200, {"type": "contact", "id": "c0ffee01"})
         _account()
-        message = _queue(_customer())
+        message = _queue(CustomerFactory(ann=True))
         # when
         outbox_send("intercom")
         # then
@@ -197,6 +200,7 @@ def test_an_existing_contact_gets_the_attribute_without_a_create(partner_a, scri
     assert h1["authorization"] == "Bearer dG9rOmFiYw==" and h1["intercom-version"] == "2.14"
 
 
+@pytest.mark.slow
 def test_a_contact_search_has_not_indexed_yet_is_used_from_the_409(partner_a, scripted):
     with schema_context(partner_a.schema_name):
         # given search lags behind and create says the contact exists
@@ -210,7 +214,7 @@ def test_a_contact_search_has_not_indexed_yet_is_used_from_the_409(partner_a, sc
         )
         scripted.then(200, {"type": "contact", "id": "5f7f0d217289f8d2f4262080"})
         _account()
-        message = _queue(_customer())
+        message = _queue(CustomerFactory(ann=True))
         # when
         outbox_send("intercom")
         # then
@@ -220,11 +224,12 @@ def test_a_contact_search_has_not_indexed_yet_is_used_from_the_409(partner_a, sc
     assert scripted.requests[-1][1] == "/contacts/5f7f0d217289f8d2f4262080"
 
 
+@pytest.mark.slow
 def test_500_is_retried_by_the_outbox_not_by_the_sdk(partner_a, scripted):
     with schema_context(partner_a.schema_name):
         # given Intercom fails (the scripted default is a 500)
         _account()
-        message = _queue(_customer())
+        message = _queue(CustomerFactory(ann=True))
         # when
         totals = outbox_send("intercom")
         # then one request, and the message waits for its next attempt
@@ -235,87 +240,87 @@ def test_500_is_retried_by_the_outbox_not_by_the_sdk(partner_a, scripted):
     assert len(scripted.requests) == 1
 
 
-def test_429_waits_until_the_rate_limit_window_resets(partner_a, scripted, settings):
-    with schema_context(partner_a.schema_name):
-        # given Intercom's limit resets in 90 s, much later than our backoff
-        settings.MESSAGING_RETRY_BASE = 1
-        reset = int(time.time()) + 90
-        scripted.then(
-            429,
-            error_list("rate_limit_exceeded", "Exceeded rate limit"),
-            {
-                "X-RateLimit-Limit": "10000",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(reset),
-            },
-        )
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.PENDING, "rate_limited")
-        assert message.next_attempt_at - timezone.now() > timedelta(seconds=80)
+@pytest.mark.slow
+def test_429_waits_until_the_rate_limit_window_resets(scripted, settings, in_partner):
+    # given Intercom's limit resets in 90 s, much later than our backoff
+    settings.MESSAGING_RETRY_BASE = 1
+    reset = int(time.time()) + 90
+    scripted.then(
+        429,
+        error_list("rate_limit_exceeded", "Exceeded rate limit"),
+        {
+            "X-RateLimit-Limit": "10000",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        },
+    )
+    _account()
+    message = _queue(CustomerFactory(ann=True))
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.PENDING, "rate_limited")
+    assert message.next_attempt_at - timezone.now() > timedelta(seconds=80)
 
 
-def test_other_4xx_fail_at_once_with_intercoms_reason(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given the contact is found but the update is refused
-        scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
-        scripted.then(
-            400, error_list("parameter_invalid", "Custom attribute 'coupon_code' does not exist")
-        )
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.FAILED, "rejected")
-        assert "Custom attribute 'coupon_code' does not exist" in message.last_error
-        assert message.next_attempt_at is None
+@pytest.mark.slow
+def test_other_4xx_fail_at_once_with_intercoms_reason(scripted, in_partner):
+    # given the contact is found but the update is refused
+    scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
+    scripted.then(
+        400, error_list("parameter_invalid", "Custom attribute 'coupon_code' does not exist")
+    )
+    _account()
+    message = _queue(CustomerFactory(ann=True))
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.FAILED, "rejected")
+    assert "Custom attribute 'coupon_code' does not exist" in message.last_error
+    assert message.next_attempt_at is None
 
 
-def test_a_timeout_is_retried(partner_a, scripted, settings):
-    with schema_context(partner_a.schema_name):
-        # given Intercom answers slower than the configured timeout
-        settings.MESSAGING_TIMEOUT = 1
-        scripted.delay = 2.5
-        _account()
-        message = _queue(_customer())
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.PENDING, "timeout")
+@pytest.mark.slow
+def test_a_timeout_is_retried(scripted, settings, in_partner):
+    # given Intercom answers slower than the configured timeout
+    settings.MESSAGING_TIMEOUT = 1
+    scripted.delay = 2.5
+    _account()
+    message = _queue(CustomerFactory(ann=True))
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.PENDING, "timeout")
 
 
-def test_connection_with_a_bad_token_says_so(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given
-        scripted.then(401, error_list("unauthorized", "Access Token Invalid"))
-        account = _account()
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert not ok
-        assert message.startswith("Intercom refused the access token: check it in")
+@pytest.mark.slow
+def test_connection_with_a_bad_token_says_so(scripted, in_partner):
+    # given
+    scripted.then(401, error_list("unauthorized", "Access Token Invalid"))
+    account = _account()
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert not ok
+    assert message.startswith("Intercom refused the access token: check it in")
 
 
-def test_a_sender_admin_id_that_is_not_a_number_fails_with_a_reason(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given the contact exists and the attribute is set
-        scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
-        scripted.then(200, {"type": "contact", "id": "c0ffee01"})
-        _account(admin_id="ann@shop")
-        message = _queue(_customer(), message="Hi")
-        # when
-        outbox_send("intercom")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.error_key) == (Status.FAILED, "misconfigured")
-        assert "not a number" in message.last_error
+@pytest.mark.slow
+def test_a_sender_admin_id_that_is_not_a_number_fails_with_a_reason(scripted, in_partner):
+    # given the contact exists and the attribute is set
+    scripted.then(200, _contact_list({"id": "c0ffee01", "email": "ann@example.test"}))
+    scripted.then(200, {"type": "contact", "id": "c0ffee01"})
+    _account(admin_id="ann@shop")
+    message = _queue(CustomerFactory(ann=True), message="Hi")
+    # when
+    outbox_send("intercom")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.error_key) == (Status.FAILED, "misconfigured")
+    assert "not a number" in message.last_error
 
 
 # --- the signed webhook -------------------------------------------------------------------
@@ -356,7 +361,7 @@ def test_webhook_ping_with_a_valid_signature(partner_a, client):
 def test_contact_created_records_an_event_for_a_known_customer_only(partner_a, client):
     with schema_context(partner_a.schema_name):
         _account()
-        ann = _customer()
+        ann = CustomerFactory(ann=True)
     # when
     known = _post(client, _notification("contact.user.created"))
     unknown = _post(client, _notification("contact.lead.created", email="lead@example.test"))
@@ -373,7 +378,7 @@ def test_contact_created_records_an_event_for_a_known_customer_only(partner_a, c
 def test_contact_unsubscribed_opts_the_customer_out_of_email(partner_a, client, topic):
     with schema_context(partner_a.schema_name):
         _account()
-        ann = _customer()
+        ann = CustomerFactory(ann=True)
     # when
     response = _post(client, _notification(topic))
     # then
@@ -396,7 +401,7 @@ def test_contact_unsubscribed_opts_the_customer_out_of_email(partner_a, client, 
 def test_forged_or_missing_signature_is_403_and_changes_nothing(partner_a, client, signing):
     with schema_context(partner_a.schema_name):
         _account()
-        ann = _customer()
+        ann = CustomerFactory(ann=True)
         events = Event.objects.count()
     # when
     response = _post(client, _notification("contact.unsubscribed"), **signing)

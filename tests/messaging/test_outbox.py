@@ -34,19 +34,9 @@ from apps.messaging.services import (
 )
 from apps.messaging.sms import sms_segments
 from tests.conftest import committed_db
+from tests.factories import CustomerFactory
 
 Status = OutboxMessage.Status
-
-
-def _customer(**kwargs) -> Customer:
-    defaults = {
-        "email": "ann@example.test",
-        "phone": "+14155550100",
-        "email_consent": True,
-        "sms_consent": True,
-        "name": "Ann",
-    }
-    return Customer.objects.create(**{**defaults, **kwargs})
 
 
 class Scripted(BaseAdapter):
@@ -71,79 +61,74 @@ def scripted(monkeypatch):
     return Scripted
 
 
-def test_sandbox_messages_are_kept_with_the_calls_they_would_make(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given no SMS account
-        ann = _customer()
-        outbox_queue([Draft(channel="sms", customer=ann, body_text="Your code: ABC-123")])
-        # when
-        totals = outbox_send("sms")
-        # then
-        message = OutboxMessage.objects.get()
-        assert totals["sent"] == 1
-        assert message.sandbox and message.status == Status.SENT
-        assert message.recipient == "+14155550100"
-        assert message.provider_id.startswith("sandbox-")
-        call = message.result["calls"][0]
-        assert call["call"] == "twilio.messages.create" and call["segments"] == 1
+def test_sandbox_messages_are_kept_with_the_calls_they_would_make(in_partner):
+    # given no SMS account
+    ann = CustomerFactory(ann=True)
+    outbox_queue([Draft(channel="sms", customer=ann, body_text="Your code: ABC-123")])
+    # when
+    totals = outbox_send("sms")
+    # then
+    message = OutboxMessage.objects.get()
+    assert totals["sent"] == 1
+    assert message.sandbox and message.status == Status.SENT
+    assert message.recipient == "+14155550100"
+    assert message.provider_id.startswith("sandbox-")
+    call = message.result["calls"][0]
+    assert call["call"] == "twilio.messages.create" and call["segments"] == 1
 
 
-def test_no_consent_and_no_address_are_skipped_with_a_reason(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        silent = _customer(email="s@example.test", email_consent=False)
-        nowhere = _customer(email=None, phone="")
-        # when
-        outbox_queue(
-            [
-                Draft(channel="email", customer=silent, subject="Hi"),
-                Draft(channel="sms", customer=nowhere, body_text="Hi"),
-            ]
-        )
-        # then
-        reasons = dict(OutboxMessage.objects.values_list("channel", "error_key"))
-        assert reasons == {"email": "no_consent", "sms": "no_address"}
-        assert set(OutboxMessage.objects.values_list("status", flat=True)) == {Status.SKIPPED}
+def test_no_consent_and_no_address_are_skipped_with_a_reason(in_partner):
+    # given
+    silent = CustomerFactory(email="s@example.test", email_consent=False)
+    nowhere = CustomerFactory(email=None, phone="")
+    # when
+    outbox_queue(
+        [
+            Draft(channel="email", customer=silent, subject="Hi"),
+            Draft(channel="sms", customer=nowhere, body_text="Hi"),
+        ]
+    )
+    # then
+    reasons = dict(OutboxMessage.objects.values_list("channel", "error_key"))
+    assert reasons == {"email": "no_consent", "sms": "no_address"}
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {Status.SKIPPED}
 
 
-def test_consent_withdrawn_after_queueing_skips_at_send_time(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given a queued email
-        ann = _customer()
-        outbox_queue([Draft(channel="email", customer=ann, subject="Hi", body_text="x")])
-        # when consent goes away before the worker runs
-        Customer.objects.filter(pk=ann.pk).update(email_consent=False)
-        outbox_send("email")
-        # then
-        message = OutboxMessage.objects.get()
-        assert (message.status, message.error_key) == (Status.SKIPPED, "no_consent")
+def test_consent_withdrawn_after_queueing_skips_at_send_time(in_partner):
+    # given a queued email
+    ann = CustomerFactory(ann=True)
+    outbox_queue([Draft(channel="email", customer=ann, subject="Hi", body_text="x")])
+    # when consent goes away before the worker runs
+    Customer.objects.filter(pk=ann.pk).update(email_consent=False)
+    outbox_send("email")
+    # then
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.error_key) == (Status.SKIPPED, "no_consent")
 
 
-def test_dedupe_key_keeps_one_message(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given
-        ann = _customer()
-        draft = Draft(channel="email", customer=ann, subject="Hi", dedupe_key="d1:c1:email:0")
-        # when queued twice
-        outbox_queue([draft])
-        outbox_queue([draft])
-        # then
-        assert OutboxMessage.objects.count() == 1
+def test_dedupe_key_keeps_one_message(in_partner):
+    # given
+    ann = CustomerFactory(ann=True)
+    draft = Draft(channel="email", customer=ann, subject="Hi", dedupe_key="d1:c1:email:0")
+    # when queued twice
+    outbox_queue([draft])
+    outbox_queue([draft])
+    # then
+    assert OutboxMessage.objects.count() == 1
 
 
-def test_a_job_run_twice_sends_once(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given an account and five queued messages
-        ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
-        outbox_queue(
-            [Draft(channel="email", recipient=f"r{n}@example.test", subject="s") for n in range(5)]
-        )
-        # when the job runs twice
-        first = outbox_send("email")
-        second = outbox_send("email")
-        # then
-        assert first["sent"] == 5 and second["sent"] == 0
-        assert sorted(scripted.sent) == sorted(f"r{n}@example.test" for n in range(5))
+def test_a_job_run_twice_sends_once(scripted, in_partner):
+    # given an account and five queued messages
+    ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
+    outbox_queue(
+        [Draft(channel="email", recipient=f"r{n}@example.test", subject="s") for n in range(5)]
+    )
+    # when the job runs twice
+    first = outbox_send("email")
+    second = outbox_send("email")
+    # then
+    assert first["sent"] == 5 and second["sent"] == 0
+    assert sorted(scripted.sent) == sorted(f"r{n}@example.test" for n in range(5))
 
 
 @committed_db()
@@ -176,111 +161,105 @@ def test_two_workers_claim_disjoint_rows(partner_a, empty_partner_schemas):
 
 
 @override_settings(MESSAGING_RETRY_BASE=60, MESSAGING_MAX_ATTEMPTS=2)
-def test_retryable_errors_back_off_then_fail(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given a provider that answers 503 twice
-        ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
-        scripted.script = [http_error(503, "Down."), http_error(503, "Still down.")]
-        outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
-        # when
-        outbox_send("email")
-        # then it waits about a minute before the next attempt
-        message = OutboxMessage.objects.get()
-        assert message.status == Status.PENDING and message.attempts == 1
-        assert message.error_key == "provider_unavailable"
-        wait = (message.next_attempt_at - timezone.now()).total_seconds()
-        assert 40 < wait < 80
-        # when the retry is due and fails again (last attempt)
-        OutboxMessage.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-        outbox_send("email")
-        # then
-        message.refresh_from_db()
-        assert (message.status, message.attempts) == (Status.FAILED, 2)
-        assert message.last_error.startswith("Still down.")
+def test_retryable_errors_back_off_then_fail(scripted, in_partner):
+    # given a provider that answers 503 twice
+    ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
+    scripted.script = [http_error(503, "Down."), http_error(503, "Still down.")]
+    outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
+    # when
+    outbox_send("email")
+    # then it waits about a minute before the next attempt
+    message = OutboxMessage.objects.get()
+    assert message.status == Status.PENDING and message.attempts == 1
+    assert message.error_key == "provider_unavailable"
+    wait = (message.next_attempt_at - timezone.now()).total_seconds()
+    assert 40 < wait < 80
+    # when the retry is due and fails again (last attempt)
+    OutboxMessage.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    outbox_send("email")
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.FAILED, 2)
+    assert message.last_error.startswith("Still down.")
 
 
-def test_retry_after_is_respected(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given a 429 asking for 600 seconds
-        ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
-        scripted.script = [http_error(429, "Slow down.", retry_after=parse_retry_after("600"))]
-        outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
-        # when
-        outbox_send("email")
-        # then
-        message = OutboxMessage.objects.get()
-        assert (message.next_attempt_at - timezone.now()).total_seconds() > 590
-        assert message.error_key == "rate_limited"
+def test_retry_after_is_respected(scripted, in_partner):
+    # given a 429 asking for 600 seconds
+    ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
+    scripted.script = [http_error(429, "Slow down.", retry_after=parse_retry_after("600"))]
+    outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
+    # when
+    outbox_send("email")
+    # then
+    message = OutboxMessage.objects.get()
+    assert (message.next_attempt_at - timezone.now()).total_seconds() > 590
+    assert message.error_key == "rate_limited"
 
 
-def test_permanent_errors_fail_at_once_with_the_reason(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given
-        ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
-        scripted.script = [PermanentError("invalid_address", "x@y is not a mailbox.")]
-        outbox_queue([Draft(channel="email", recipient="x@y", subject="s")])
-        # when
-        outbox_send("email")
-        # then
-        message = OutboxMessage.objects.get()
-        assert (message.status, message.error_key, message.attempts) == (
-            Status.FAILED,
-            "invalid_address",
-            1,
-        )
-        assert message.last_error == "x@y is not a mailbox."
+def test_permanent_errors_fail_at_once_with_the_reason(scripted, in_partner):
+    # given
+    ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
+    scripted.script = [PermanentError("invalid_address", "x@y is not a mailbox.")]
+    outbox_queue([Draft(channel="email", recipient="x@y", subject="s")])
+    # when
+    outbox_send("email")
+    # then
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.error_key, message.attempts) == (
+        Status.FAILED,
+        "invalid_address",
+        1,
+    )
+    assert message.last_error == "x@y is not a mailbox."
 
 
-def test_rows_left_sending_by_a_dead_worker_are_never_sent_again(partner_a, scripted):
-    with schema_context(partner_a.schema_name):
-        # given a row claimed 20 minutes ago by a worker that died
-        ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
-        outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
-        claim("email", 10)
-        OutboxMessage.objects.update(claimed_at=timezone.now() - timedelta(minutes=20))
-        # when the next job runs
-        outbox_send("email")
-        # then
-        message = OutboxMessage.objects.get()
-        assert (message.status, message.error_key) == (Status.FAILED, "outcome_unknown")
-        assert scripted.sent == []
+def test_rows_left_sending_by_a_dead_worker_are_never_sent_again(scripted, in_partner):
+    # given a row claimed 20 minutes ago by a worker that died
+    ChannelAccount.objects.create(channel="email", config={"mode": "platform"})
+    outbox_queue([Draft(channel="email", recipient="r@example.test", subject="s")])
+    claim("email", 10)
+    OutboxMessage.objects.update(claimed_at=timezone.now() - timedelta(minutes=20))
+    # when the next job runs
+    outbox_send("email")
+    # then
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.error_key) == (Status.FAILED, "outcome_unknown")
+    assert scripted.sent == []
 
 
-def test_delivery_reports_never_go_backwards(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given a sent message
-        outbox_queue([Draft(channel="sms", recipient="+14155550100", body_text="x")])
-        outbox_send("sms")
-        provider_id = OutboxMessage.objects.get().provider_id
-        # when delivered, then a late "sent" arrives
-        assert outbox_provider_status(provider_id=provider_id, status="delivered") == 1
-        assert outbox_provider_status(provider_id=provider_id, status="sent") == 0
-        # then
-        message = OutboxMessage.objects.get()
-        assert message.status == Status.DELIVERED and message.delivered_at is not None
-        # an unknown status changes nothing
-        assert outbox_provider_status(provider_id=provider_id, status="exploded") == 0
+def test_delivery_reports_never_go_backwards(in_partner):
+    # given a sent message
+    outbox_queue([Draft(channel="sms", recipient="+14155550100", body_text="x")])
+    outbox_send("sms")
+    provider_id = OutboxMessage.objects.get().provider_id
+    # when delivered, then a late "sent" arrives
+    assert outbox_provider_status(provider_id=provider_id, status="delivered") == 1
+    assert outbox_provider_status(provider_id=provider_id, status="sent") == 0
+    # then
+    message = OutboxMessage.objects.get()
+    assert message.status == Status.DELIVERED and message.delivered_at is not None
+    # an unknown status changes nothing
+    assert outbox_provider_status(provider_id=provider_id, status="exploded") == 0
 
 
-def test_opt_out_skips_waiting_messages_and_records_once(partner_a):
-    with schema_context(partner_a.schema_name):
-        # given a pending SMS and a pending email
-        ann = _customer()
-        outbox_queue(
-            [
-                Draft(channel="sms", customer=ann, body_text="x"),
-                Draft(channel="email", customer=ann, subject="s"),
-            ]
-        )
-        # when the customer replies STOP, twice
-        assert customer_opt_out(customer=ann, channel="sms", source="sms_stop") is True
-        assert customer_opt_out(customer=ann, channel="sms", source="sms_stop") is False
-        # then only the SMS is skipped, and one event is recorded
-        statuses = dict(OutboxMessage.objects.values_list("channel", "status"))
-        assert statuses == {"sms": Status.SKIPPED, "email": Status.PENDING}
-        ann.refresh_from_db()
-        assert ann.sms_consent is False and ann.sms_consent_source == "sms_stop"
-        assert Event.objects.filter(customer=ann, type="customer.unsubscribed").count() == 1
+def test_opt_out_skips_waiting_messages_and_records_once(in_partner):
+    # given a pending SMS and a pending email
+    ann = CustomerFactory(ann=True)
+    outbox_queue(
+        [
+            Draft(channel="sms", customer=ann, body_text="x"),
+            Draft(channel="email", customer=ann, subject="s"),
+        ]
+    )
+    # when the customer replies STOP, twice
+    assert customer_opt_out(customer=ann, channel="sms", source="sms_stop") is True
+    assert customer_opt_out(customer=ann, channel="sms", source="sms_stop") is False
+    # then only the SMS is skipped, and one event is recorded
+    statuses = dict(OutboxMessage.objects.values_list("channel", "status"))
+    assert statuses == {"sms": Status.SKIPPED, "email": Status.PENDING}
+    ann.refresh_from_db()
+    assert ann.sms_consent is False and ann.sms_consent_source == "sms_stop"
+    assert Event.objects.filter(customer=ann, type="customer.unsubscribed").count() == 1
 
 
 def test_rate_limit_is_shared_per_second(db):

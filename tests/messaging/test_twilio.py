@@ -23,6 +23,7 @@ from apps.messaging.crypto import encrypt_secrets
 from apps.messaging.models import ChannelAccount, OutboxMessage
 from apps.messaging.sending import outbox_send
 from apps.messaging.services import Draft, channel_account_test, outbox_queue
+from tests.factories import CustomerFactory
 from tests.fakes.prism import require_prism, spec_path, start_prism
 from tests.fakes.twilio_errors import TwilioErrorFake
 
@@ -72,17 +73,6 @@ def _sms_account(**config: str) -> ChannelAccount:
     )
 
 
-def _ann(**kwargs) -> Customer:
-    defaults = {
-        "name": "Ann",
-        "email": "ann@example.test",
-        "phone": ANN_PHONE,
-        "sms_consent": True,
-        "email_consent": True,
-    }
-    return Customer.objects.create(**{**defaults, **kwargs})
-
-
 def _queue_one(customer: Customer, **payload) -> OutboxMessage:
     outbox_queue(
         [Draft(channel="sms", customer=customer, body_text="Code ABC-123", payload=payload)]
@@ -128,7 +118,7 @@ def _twilio_post(
 def _sent_message(partner, *, sid: str = "SM" + "1" * 32, status=Status.SENT) -> OutboxMessage:
     with schema_context(partner.schema_name):
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
         return OutboxMessage.objects.create(
             channel="sms",
             customer=ann,
@@ -143,21 +133,22 @@ def _sent_message(partner, *, sid: str = "SM" + "1" * 32, status=Status.SENT) ->
 # --- sending through Prism ------------------------------------------------------------------
 
 
-def test_a_message_sent_through_twilio_keeps_its_sid(partner_a, twilio_api):
-    with schema_context(partner_a.schema_name):
-        # given an SMS account and a queued message
-        _sms_account()
-        message = _queue_one(_ann())
-        # when the send job runs
-        totals = outbox_send("sms")
-        # then Twilio (the Prism mock) accepted it and its SID is the provider id
-        message.refresh_from_db()
-        assert totals["sent"] == 1
-        assert message.status == Status.SENT and message.attempts == 1
-        assert message.provider_id == PRISM_SID
-        assert message.result["twilio_status"] == "queued"
+@pytest.mark.slow
+def test_a_message_sent_through_twilio_keeps_its_sid(twilio_api, in_partner):
+    # given an SMS account and a queued message
+    _sms_account()
+    message = _queue_one(CustomerFactory(ann=True))
+    # when the send job runs
+    totals = outbox_send("sms")
+    # then Twilio (the Prism mock) accepted it and its SID is the provider id
+    message.refresh_from_db()
+    assert totals["sent"] == 1
+    assert message.status == Status.SENT and message.attempts == 1
+    assert message.provider_id == PRISM_SID
+    assert message.result["twilio_status"] == "queued"
 
 
+@pytest.mark.slow
 def test_the_request_carries_sender_text_and_the_partners_status_callback(
     partner_a, twilio_api, settings
 ):
@@ -179,6 +170,7 @@ def test_the_request_carries_sender_text_and_the_partners_status_callback(
         }
 
 
+@pytest.mark.slow
 def test_a_messaging_service_replaces_the_sender_number(partner_a, twilio_api):
     # given an account that sends through a messaging service
     adapter = _adapter(messaging_service_sid="MG" + "0" * 32)
@@ -191,59 +183,58 @@ def test_a_messaging_service_replaces_the_sender_number(partner_a, twilio_api):
     assert sent["StatusCallback"] == "https://cb.example.test/s"
 
 
-def test_the_drafts_status_callback_reaches_twilio(partner_a, twilio_fake):
-    with schema_context(partner_a.schema_name):
-        # given a draft carrying its own callback URL
-        twilio_fake.respond(201, {"sid": "SM" + "2" * 32, "status": "queued"})
-        _sms_account()
-        message = _queue_one(_ann(), status_callback="https://elsewhere.example.test/cb")
-        # when
-        outbox_send("sms")
-        # then
-        message.refresh_from_db()
-        assert message.provider_id == "SM" + "2" * 32
-        assert twilio_fake.requests[0].form["StatusCallback"] == [
-            "https://elsewhere.example.test/cb"
-        ]
+@pytest.mark.slow
+def test_the_drafts_status_callback_reaches_twilio(twilio_fake, in_partner):
+    # given a draft carrying its own callback URL
+    twilio_fake.respond(201, {"sid": "SM" + "2" * 32, "status": "queued"})
+    _sms_account()
+    message = _queue_one(
+        CustomerFactory(ann=True), status_callback="https://elsewhere.example.test/cb"
+    )
+    # when
+    outbox_send("sms")
+    # then
+    message.refresh_from_db()
+    assert message.provider_id == "SM" + "2" * 32
+    assert twilio_fake.requests[0].form["StatusCallback"] == ["https://elsewhere.example.test/cb"]
 
 
 # --- errors: retry or give up ---------------------------------------------------------------
 
 
-def test_a_500_is_retried_later(partner_a, twilio_fake):
-    with schema_context(partner_a.schema_name):
-        # given Twilio answering 500
-        twilio_fake.answer(500, code=20500, message="Internal Server Error")
-        _sms_account()
-        message = _queue_one(_ann())
-        # when
-        totals = outbox_send("sms")
-        # then the message waits for another attempt
-        message.refresh_from_db()
-        assert totals["retry"] == 1
-        assert (message.status, message.attempts) == (Status.PENDING, 1)
-        assert message.error_key == "provider_unavailable"
-        assert message.next_attempt_at > timezone.now()
-        assert "unavailable" in message.last_error
+@pytest.mark.slow
+def test_a_500_is_retried_later(twilio_fake, in_partner):
+    # given Twilio answering 500
+    twilio_fake.answer(500, code=20500, message="Internal Server Error")
+    _sms_account()
+    message = _queue_one(CustomerFactory(ann=True))
+    # when
+    totals = outbox_send("sms")
+    # then the message waits for another attempt
+    message.refresh_from_db()
+    assert totals["retry"] == 1
+    assert (message.status, message.attempts) == (Status.PENDING, 1)
+    assert message.error_key == "provider_unavailable"
+    assert message.next_attempt_at > timezone.now()
+    assert "unavailable" in message.last_error
 
 
-def test_a_429_waits_for_retry_after(partner_a, twilio_fake):
-    with schema_context(partner_a.schema_name):
-        # given Twilio limiting the rate and asking for two minutes
-        twilio_fake.answer(
-            429, code=20429, message="Too Many Requests", headers={"Retry-After": "120"}
-        )
-        _sms_account()
-        message = _queue_one(_ann())
-        # when
-        outbox_send("sms")
-        # then the next attempt is not before Retry-After (the backoff alone would be ~1 s)
-        message.refresh_from_db()
-        assert message.status == Status.PENDING and message.error_key == "rate_limited"
-        wait = (message.next_attempt_at - timezone.now()).total_seconds()
-        assert 110 < wait <= 121
+@pytest.mark.slow
+def test_a_429_waits_for_retry_after(twilio_fake, in_partner):
+    # given Twilio limiting the rate and asking for two minutes
+    twilio_fake.answer(429, code=20429, message="Too Many Requests", headers={"Retry-After": "120"})
+    _sms_account()
+    message = _queue_one(CustomerFactory(ann=True))
+    # when
+    outbox_send("sms")
+    # then the next attempt is not before Retry-After (the backoff alone would be ~1 s)
+    message.refresh_from_db()
+    assert message.status == Status.PENDING and message.error_key == "rate_limited"
+    wait = (message.next_attempt_at - timezone.now()).total_seconds()
+    assert 110 < wait <= 121
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("code", "key", "phrase"),
     [
@@ -255,21 +246,21 @@ def test_a_429_waits_for_retry_after(partner_a, twilio_fake):
         (21408, "region_not_allowed", "Geo permissions"),
     ],
 )
-def test_a_400_fails_at_once_with_a_reason(partner_a, twilio_fake, code, key, phrase):
-    with schema_context(partner_a.schema_name):
-        # given Twilio refusing the message with an error code
-        twilio_fake.answer(400, code=code, message="Refused.")
-        _sms_account()
-        message = _queue_one(_ann())
-        # when
-        totals = outbox_send("sms")
-        # then it fails after one call, with a sentence a person understands
-        message.refresh_from_db()
-        assert totals["failed"] == 1 and len(twilio_fake.requests) == 1
-        assert (message.status, message.error_key) == (Status.FAILED, key)
-        assert phrase in message.last_error
+def test_a_400_fails_at_once_with_a_reason(twilio_fake, code, key, phrase, in_partner):
+    # given Twilio refusing the message with an error code
+    twilio_fake.answer(400, code=code, message="Refused.")
+    _sms_account()
+    message = _queue_one(CustomerFactory(ann=True))
+    # when
+    totals = outbox_send("sms")
+    # then it fails after one call, with a sentence a person understands
+    message.refresh_from_db()
+    assert totals["failed"] == 1 and len(twilio_fake.requests) == 1
+    assert (message.status, message.error_key) == (Status.FAILED, key)
+    assert phrase in message.last_error
 
 
+@pytest.mark.slow
 def test_an_unknown_400_keeps_twilios_words(twilio_fake):
     # given a code the adapter has no sentence for
     twilio_fake.answer(400, code=21999, message="Something specific went wrong.")
@@ -282,6 +273,7 @@ def test_an_unknown_400_keeps_twilios_words(twilio_fake):
     )
 
 
+@pytest.mark.slow
 def test_refused_credentials_fail_the_message(twilio_fake):
     # given
     twilio_fake.answer(401, code=20003, message="Authenticate")
@@ -292,6 +284,7 @@ def test_refused_credentials_fail_the_message(twilio_fake):
     assert "auth token" in caught.value.reason
 
 
+@pytest.mark.slow
 def test_a_timeout_is_retryable(twilio_fake, settings):
     # given Twilio answering after 3 s and a 0.5 s timeout
     settings.MESSAGING_TIMEOUT = 0.5
@@ -327,18 +320,19 @@ def test_an_account_without_a_sender_is_misconfigured():
 # --- connection test ------------------------------------------------------------------------
 
 
-def test_connection_test_signs_in(partner_a, twilio_api):
-    with schema_context(partner_a.schema_name):
-        # given an account sending through a messaging service
-        account = _sms_account(from_number="", messaging_service_sid="MG" + "0" * 32)
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert ok is True
-        assert message.startswith("Connected to the Twilio account “friendly_name”")
-        assert account.last_test_ok is True
+@pytest.mark.slow
+def test_connection_test_signs_in(twilio_api, in_partner):
+    # given an account sending through a messaging service
+    account = _sms_account(from_number="", messaging_service_sid="MG" + "0" * 32)
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert ok is True
+    assert message.startswith("Connected to the Twilio account “friendly_name”")
+    assert account.last_test_ok is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("number", "phrase"),
     [
@@ -347,27 +341,26 @@ def test_connection_test_signs_in(partner_a, twilio_api):
         ("+18089255327", "+18089255327 belongs to the account but cannot send SMS"),
     ],
 )
-def test_connection_test_checks_the_sender_number(partner_a, twilio_api, number, phrase):
-    with schema_context(partner_a.schema_name):
-        # given
-        account = _sms_account(from_number=number)
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert ok is False and phrase in message
+def test_connection_test_checks_the_sender_number(twilio_api, number, phrase, in_partner):
+    # given
+    account = _sms_account(from_number=number)
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert ok is False and phrase in message
 
 
-def test_connection_test_reports_refused_credentials(partner_a, twilio_fake):
-    with schema_context(partner_a.schema_name):
-        # given Twilio refusing the token
-        twilio_fake.answer(401, code=20003, message="Authenticate")
-        account = _sms_account()
-        # when
-        ok, message = channel_account_test(account=account)
-        # then
-        assert ok is False
-        assert message.startswith("Twilio refused the account SID or auth token")
-        assert twilio_fake.requests[0].path == f"/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+@pytest.mark.slow
+def test_connection_test_reports_refused_credentials(twilio_fake, in_partner):
+    # given Twilio refusing the token
+    twilio_fake.answer(401, code=20003, message="Authenticate")
+    account = _sms_account()
+    # when
+    ok, message = channel_account_test(account=account)
+    # then
+    assert ok is False
+    assert message.startswith("Twilio refused the account SID or auth token")
+    assert twilio_fake.requests[0].path == f"/2010-04-01/Accounts/{ACCOUNT_SID}.json"
 
 
 # --- status callback ------------------------------------------------------------------------
@@ -498,8 +491,8 @@ def test_stop_opts_the_customer_out_of_sms(partner_a, client, body):
     with schema_context(partner_a.schema_name):
         # given a consenting customer with a pending SMS, and someone else
         _sms_account()
-        ann = _ann()
-        bob = _ann(name="Bob", email="bob@example.test", phone="+14155550111")
+        ann = CustomerFactory(ann=True)
+        bob = CustomerFactory(name="Bob", email="bob@example.test", phone="+14155550111")
         pending = _queue_one(ann)
     # when Ann replies STOP
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "To": SENDER, "Body": body})
@@ -521,7 +514,7 @@ def test_start_opts_the_customer_back_in(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given a customer who replied STOP
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "STOP"})
     # when they reply START
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "Start"})
@@ -538,7 +531,7 @@ def test_other_replies_change_nothing(partner_a, client, body):
     with schema_context(partner_a.schema_name):
         # given
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     # when
     response = _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": body})
     # then
@@ -553,7 +546,7 @@ def test_twilios_opt_out_type_counts_for_custom_keywords(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given a custom opt-out word configured in Twilio (Advanced Opt-Out)
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
     # when
     _twilio_post(client, INBOUND_PATH, {"From": ANN_PHONE, "Body": "ARRET", "OptOutType": "STOP"})
     # then
@@ -566,7 +559,7 @@ def test_a_forged_stop_is_refused_and_changes_nothing(partner_a, client):
     with schema_context(partner_a.schema_name):
         # given
         _sms_account()
-        ann = _ann()
+        ann = CustomerFactory(ann=True)
         pending = _queue_one(ann)
     # when someone posts a STOP signed with another token
     response = _twilio_post(
@@ -585,14 +578,14 @@ def test_a_stop_for_another_partner_does_not_touch_this_one(partner_a, partner_b
     # given the same phone number at two partners, each with its own SMS account
     with schema_context(partner_a.schema_name):
         _sms_account()
-        ann_a = _ann()
+        ann_a = CustomerFactory(ann=True)
     with schema_context(partner_b.schema_name):
         ChannelAccount.objects.create(
             channel="sms",
             config={"account_sid": ACCOUNT_SID, "from_number": SENDER},
             secrets_encrypted=encrypt_secrets({"auth_token": "beta-token"}),
         )
-        ann_b = _ann()
+        ann_b = CustomerFactory(ann=True)
     # when Ann replies STOP to partner B's number
     response = _twilio_post(
         client,
@@ -610,17 +603,17 @@ def test_a_stop_for_another_partner_does_not_touch_this_one(partner_a, partner_b
         assert ann_b.sms_consent is False
 
 
-def test_retry_after_is_kept_in_seconds_from_now(partner_a, twilio_fake):
-    with schema_context(partner_a.schema_name):
-        # given an HTTP-date Retry-After one minute ahead
-        when = timezone.now() + timedelta(seconds=60)
-        twilio_fake.answer(
-            503,
-            message="Unavailable",
-            headers={"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")},
-        )
-        # when / then
-        with pytest.raises(RetryableError) as caught:
-            _adapter().send(_message())
-        assert caught.value.key == "provider_unavailable"
-        assert 50 < caught.value.retry_after <= 60
+@pytest.mark.slow
+def test_retry_after_is_kept_in_seconds_from_now(twilio_fake, in_partner):
+    # given an HTTP-date Retry-After one minute ahead
+    when = timezone.now() + timedelta(seconds=60)
+    twilio_fake.answer(
+        503,
+        message="Unavailable",
+        headers={"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")},
+    )
+    # when / then
+    with pytest.raises(RetryableError) as caught:
+        _adapter().send(_message())
+    assert caught.value.key == "provider_unavailable"
+    assert 50 < caught.value.retry_after <= 60

@@ -18,7 +18,7 @@ from apps.redemptions.services import Actor, RedemptionError, voucher_redeem
 from tests.conftest import committed_db
 from tests.factories import MerchantFactory, VoucherFactory, ensure_partner
 
-pytestmark = committed_db()
+pytestmark = [pytest.mark.slow, committed_db()]
 
 THREADS = 50
 
