@@ -20,7 +20,7 @@ from apps.redemptions.services import (
     voucher_validate,
 )
 from tests.factories import MerchantFactory, UserFactory, VoucherFactory
-from tests.merchants.conftest import BASE
+from tests.redemptions.merchants.conftest import BASE
 
 URL = f"{BASE}redemptions/"
 

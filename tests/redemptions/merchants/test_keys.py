@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.apikeys import api_key_authenticate, api_key_issue
 from apps.accounts.models import ApiKey
 from tests.factories import MerchantFactory, UserFactory
-from tests.merchants.conftest import BASE
+from tests.redemptions.merchants.conftest import BASE
 
 
 def issue_on_page(client, url: str, name: str = "Till 1") -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from guardian.core import ObjectPermissionChecker
 from apps.accounts.models import Membership, User
 from apps.redemptions.models import Merchant
 from tests.factories import MerchantFactory, UserFactory
-from tests.merchants.conftest import BASE
+from tests.redemptions.merchants.conftest import BASE
 
 
 def may_redeem(user, campaign) -> bool:
