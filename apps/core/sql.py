@@ -30,12 +30,7 @@ def prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> psycopg.Cur
     """Execute `sql` as a prepared statement; returns the psycopg cursor to fetch from."""
     with connection.cursor():
         pass  # opens the connection and lets django-tenants set the schema's search_path
-    pg = connection.connection
-    if pg.prepare_threshold is None:
-        pg.prepare_threshold = _ONLY_WHEN_ASKED
-    cursor = psycopg.Cursor(pg)
-    cursor.execute(sql, params, prepare=True)  # type: ignore[arg-type]
-    return cursor
+    return _execute_prepared(sql, params)
 
 
 # The connection's search_path as PostgreSQL shows it, for `search_path_checked`: a statement
@@ -52,6 +47,12 @@ def prepared_before_search_path(
     SEARCH_PATH_COLUMN to `search_path_checked` afterwards."""
     connection.close_if_health_check_failed()  # what connection.cursor() does, minus the SET
     connection.ensure_connection()
+    return _execute_prepared(sql, params)
+
+
+def _execute_prepared(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> psycopg.Cursor[Any]:
+    """Run `sql` with server-side binding on Django's open connection (whatever search_path it
+    has now), preparing it once per connection."""
     pg = connection.connection
     if pg.prepare_threshold is None:
         pg.prepare_threshold = _ONLY_WHEN_ASKED

@@ -53,6 +53,15 @@ class AccountForm(forms.Form):
         }
 
 
+def _phone(value: str) -> str:
+    """A phone number in E.164, or "" for none: the rule and sentences customers' numbers
+    follow, so a number accepted on a customer is accepted here too."""
+    try:
+        return clean_phone(value)
+    except FieldProblem as exc:
+        raise forms.ValidationError(exc.message) from exc
+
+
 def _secret(label: str, help_text: str = "") -> forms.CharField:
     return forms.CharField(
         label=label,
@@ -168,13 +177,7 @@ class SmsAccountForm(AccountForm):
     )
 
     def clean_from_number(self) -> str:
-        value = self.cleaned_data["from_number"].strip()
-        if not value:
-            return ""
-        try:
-            return clean_phone(value)
-        except FieldProblem as exc:
-            raise forms.ValidationError(exc.message) from exc
+        return _phone(self.cleaned_data["from_number"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -279,10 +282,7 @@ class TestMessageForm(forms.Form):
     def clean_recipient(self) -> str:
         value = self.cleaned_data["recipient"].strip()
         if self.channel == Channel.SMS:
-            try:
-                phone = clean_phone(value)
-            except FieldProblem as exc:
-                raise forms.ValidationError(exc.message) from exc
+            phone = _phone(value)
             if not phone:
                 raise forms.ValidationError("Enter a mobile number, e.g. +14155550123.")
             return phone

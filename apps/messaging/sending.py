@@ -302,66 +302,66 @@ def _outgoing(message: OutboxMessage) -> OutgoingMessage:
     )
 
 
-def _sent(message: OutboxMessage, result: SendResult) -> dict[str, Any]:
-    status = Status.DELIVERED if result.status == "delivered" else Status.SENT
+def _outcome(message: OutboxMessage, status: str, count: str, **columns: Any) -> dict[str, Any]:
+    """One row for _RECORD_SQL: every column it sets, with the values of a message that was
+    not sent unless `columns` says otherwise; `_count` names the counter it adds to."""
     return {
         "id": message.pk,
         "status": status,
-        "provider_id": result.provider_id[:120],
+        "provider_id": "",
         "error_key": "",
         "last_error": "",
-        "result": result.detail,
+        "result": {},
         "next_attempt_at": None,
-        "sent": True,
-        "_count": "sent",
-        **_content(message),
+        "sent": False,
+        "_count": count,
+        **columns,
     }
+
+
+def _sent(message: OutboxMessage, result: SendResult) -> dict[str, Any]:
+    status = Status.DELIVERED if result.status == "delivered" else Status.SENT
+    return _outcome(
+        message,
+        status,
+        "sent",
+        provider_id=result.provider_id[:120],
+        result=result.detail,
+        sent=True,
+        **_content(message),
+    )
 
 
 def _retry(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
     backoff = settings.MESSAGING_RETRY_BASE * (2 ** (message.attempts - 1))
     delay = max(error.retry_after or 0, backoff * random.uniform(0.8, 1.2))  # noqa: S311
-    return {
-        "id": message.pk,
-        "status": Status.PENDING,
-        "provider_id": "",
-        "error_key": error.key[:60],
-        "last_error": f"{error.reason} Retrying (attempt {message.attempts}).".strip()[:500],
-        "result": {},
-        "next_attempt_at": (timezone.now() + timedelta(seconds=delay)).isoformat(),
-        "sent": False,
-        "_count": "retry",
+    return _outcome(
+        message,
+        Status.PENDING,
+        "retry",
+        error_key=error.key[:60],
+        last_error=f"{error.reason} Retrying (attempt {message.attempts}).".strip()[:500],
+        next_attempt_at=(timezone.now() + timedelta(seconds=delay)).isoformat(),
         **_content(message),
-    }
+    )
 
 
 def _failed(message: OutboxMessage, error: ChannelError) -> dict[str, Any]:
-    return {
-        "id": message.pk,
-        "status": Status.FAILED,
-        "provider_id": "",
-        "error_key": error.key[:60],
-        "last_error": error.reason[:500],
-        "result": {},
-        "next_attempt_at": None,
-        "sent": False,
-        "_count": "failed",
+    return _outcome(
+        message,
+        Status.FAILED,
+        "failed",
+        error_key=error.key[:60],
+        last_error=error.reason[:500],
         **_content(message),
-    }
+    )
 
 
 def _skipped(message: OutboxMessage, reason: str) -> dict[str, Any]:
-    return {
-        "id": message.pk,
-        "status": Status.SKIPPED,
-        "provider_id": "",
-        "error_key": reason,
-        "last_error": SKIP_REASONS[reason],
-        "result": {},
-        "next_attempt_at": None,
-        "sent": False,
-        "_count": "skipped",
-    }
+    # Nothing rendered is stored: a skipped row keeps the content it was queued with.
+    return _outcome(
+        message, Status.SKIPPED, "skipped", error_key=reason, last_error=SKIP_REASONS[reason]
+    )
 
 
 _RECORD_SQL = """

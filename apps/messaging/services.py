@@ -141,10 +141,6 @@ def customer_opt_out(*, customer: Customer, channel: str, source: str) -> bool:
     """Withdraw the customer's consent for `channel` ("email" or "sms"), record a
     `customer.unsubscribed` event and skip their messages still waiting on that channel.
     Returns False when they had already opted out (nothing recorded twice)."""
-    consent, consent_source, consent_at = _consent_fields(channel)
-    changed = Customer.objects.filter(pk=customer.pk, **{consent: True}).update(
-        **{consent: False, consent_source: source[:60], consent_at: timezone.now()}
-    )
     channels = ["sms"] if channel == "sms" else ["email", "mailchimp", "intercom"]
     OutboxMessage.objects.filter(
         customer=customer, channel__in=channels, status=Status.PENDING
@@ -154,26 +150,27 @@ def customer_opt_out(*, customer: Customer, channel: str, source: str) -> bool:
         last_error=SKIP_REASONS["no_consent"],
         updated_at=timezone.now(),
     )
-    if changed:
-        event_record(
-            customer=customer,
-            type="customer.unsubscribed",
-            payload={"channel": channel, "source": source},
-        )
-    return bool(changed)
+    return _consent_set(customer, channel, source, given=False)
 
 
 @transaction.atomic
 def customer_opt_in(*, customer: Customer, channel: str, source: str) -> bool:
     """Give consent back (an SMS START reply, a MailChimp subscribe)."""
+    return _consent_set(customer, channel, source, given=True)
+
+
+def _consent_set(customer: Customer, channel: str, source: str, *, given: bool) -> bool:
+    """Set the customer's consent for `channel` to `given` with its source and time, and record
+    `customer.subscribed` / `customer.unsubscribed`, only when it changes: a repeated opt-out
+    or opt-in (a second STOP, a replayed webhook) records nothing. Returns whether it changed."""
     consent, consent_source, consent_at = _consent_fields(channel)
-    changed = Customer.objects.filter(pk=customer.pk, **{consent: False}).update(
-        **{consent: True, consent_source: source[:60], consent_at: timezone.now()}
+    changed = Customer.objects.filter(pk=customer.pk, **{consent: not given}).update(
+        **{consent: given, consent_source: source[:60], consent_at: timezone.now()}
     )
     if changed:
         event_record(
             customer=customer,
-            type="customer.subscribed",
+            type="customer.subscribed" if given else "customer.unsubscribed",
             payload={"channel": channel, "source": source},
         )
     return bool(changed)

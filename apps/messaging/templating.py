@@ -111,6 +111,9 @@ AVAILABLE = ", ".join(tag.name for tag in MERGE_TAGS)
 ALLOWED_TAGS = ("if", "with", "now", "firstof", "comment")
 # Words that may follow an allowed tag inside its block.
 CLOSING_WORDS = frozenset({"elif", "else", "endif", "endwith", "endcomment"})
+# The allowed tags as a refused tag's sentence lists them, so that list cannot drift from the
+# tuple above.
+ALLOWED_TAGS_TEXT = ", ".join("if / elif / else" if tag == "if" else tag for tag in ALLOWED_TAGS)
 # Filters that only format a value: nothing marks text safe or reveals a Python repr.
 ALLOWED_FILTERS = (
     "add", "capfirst", "cut", "date", "default", "default_if_none", "first", "floatformat",
@@ -275,8 +278,7 @@ def _check_unclosed(text: str, lineno: int | None, problems: list[TemplateProble
 def _tag_problem(word: str, line: int | None) -> TemplateProblem:
     return TemplateProblem(
         "tag_not_allowed",
-        f"The tag {{% {word} %}} cannot be used in messages. Allowed tags: "
-        "if / elif / else, with, now, firstof, comment.",
+        f"The tag {{% {word} %}} cannot be used in messages. Allowed tags: {ALLOWED_TAGS_TEXT}.",
         line,
     )
 

@@ -59,6 +59,16 @@ class Actor:
     api_key_id: int | None = None
     ip: str | None = None
 
+    def attribution(self) -> dict[str, Any]:
+        """Who made it, as the columns a redemption and every attempt both record."""
+        return {
+            "merchant": self.merchant,
+            "api_key_id": self.api_key_id,
+            # The web form's AnonymousUser has no pk, and no row to point to.
+            "user": self.user if getattr(self.user, "pk", None) else None,
+            "channel": self.channel,
+        }
+
 
 @dataclass
 class Check:
@@ -314,27 +324,23 @@ def _lock(code: str, actor: Actor) -> tuple[Voucher, bool | None]:
 def _write_redemption(
     voucher: Voucher, check: Check, actor: Actor, now: dt.datetime, *, code: str, **fields: Any
 ) -> Redemption:
-    user = actor.user if getattr(actor.user, "pk", None) else None
     redemption = Redemption(
         voucher=voucher,
         campaign=check.campaign,
-        merchant=actor.merchant,
-        api_key_id=actor.api_key_id,
-        user=user,
-        channel=actor.channel,
         order_amount=check.order_amount,
         discount_amount=check.discount,
         created_at=now,
+        **actor.attribution(),
         **fields,
     )
     params = {
         "voucher": voucher.pk,
         "public_id": redemption.public_id,
         "campaign": check.campaign.pk,
-        "merchant": actor.merchant.pk if actor.merchant is not None else None,
-        "api_key": actor.api_key_id,
-        "user": user.pk if user is not None else None,
-        "channel": actor.channel,
+        "merchant": redemption.merchant_id,
+        "api_key": redemption.api_key_id,
+        "user": redemption.user_id,
+        "channel": redemption.channel,
         "amount": check.order_amount,
         "discount": check.discount,
         "customer_ref": redemption.customer_ref,
@@ -364,25 +370,22 @@ def _log(
     action: str,
     code: str,
     *,
-    ok: bool,
-    reason: str = "",
+    refused: RedemptionError | None = None,
     voucher: Voucher | None = None,
     order_amount: int | None = None,
     redemption: Redemption | None = None,
 ) -> None:
+    """Record an attempt: successful unless `refused` says why not."""
     RedemptionAttempt.objects.create(
         action=action,
         code=(code or "")[:MAX_CODE_LENGTH],
         voucher=voucher,
-        merchant=actor.merchant,
-        api_key_id=actor.api_key_id,
-        user=actor.user if getattr(actor.user, "pk", None) else None,
-        channel=actor.channel,
-        ok=ok,
-        reason=reason,
+        ok=refused is None,
+        reason=refused.reason if refused is not None else "",
         order_amount=order_amount,
         redemption=redemption,
         ip=actor.ip,
+        **actor.attribution(),
     )
 
 
@@ -404,13 +407,12 @@ def voucher_validate(*, actor: Actor, code: object, order_amount: object = None)
         amount = clean_amount(order_amount)
         result = _check_rules(_find(clean, lock=False), actor, amount, timezone.now())
     except RedemptionError as exc:
-        _log(actor, RedemptionAttempt.Action.VALIDATE, _raw_code(code), ok=False, reason=exc.reason)
+        _log(actor, RedemptionAttempt.Action.VALIDATE, _raw_code(code), refused=exc)
         raise
     _log(
         actor,
         RedemptionAttempt.Action.VALIDATE,
         clean,
-        ok=True,
         voucher=result.voucher,
         order_amount=amount,
     )
@@ -451,8 +453,7 @@ def voucher_redeem(
             actor,
             RedemptionAttempt.Action.REDEEM,
             _raw_code(code),
-            ok=False,
-            reason=exc.reason,
+            refused=exc,
             voucher=voucher if voucher is not None and voucher.pk else None,
         )
         raise
@@ -510,7 +511,6 @@ def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str =
                 actor,
                 RedemptionAttempt.Action.ROLLBACK,
                 code,
-                ok=True,
                 voucher=redemption.voucher,
                 redemption=redemption,
             )
@@ -523,6 +523,6 @@ def redemption_rollback(*, actor: Actor, redemption_id: int | str, reason: str =
                 delta=-1,
             )
     except RedemptionError as exc:
-        _log(actor, RedemptionAttempt.Action.ROLLBACK, code, ok=False, reason=exc.reason)
+        _log(actor, RedemptionAttempt.Action.ROLLBACK, code, refused=exc)
         raise
     return redemption

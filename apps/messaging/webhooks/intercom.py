@@ -20,16 +20,14 @@ import hmac
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
-from apps.core.permissions import WEBHOOK, capability
 from apps.customers.events import event_record
 from apps.customers.services import customer_find
 from apps.messaging.crypto import SecretsUnreadable, decrypt_secrets
 from apps.messaging.models import Channel, ChannelAccount
 from apps.messaging.services import customer_opt_out
+from apps.messaging.webhooks.signed import signed_webhook
 
 SOURCE = "intercom"
 CREATED_TOPICS = ("contact.user.created", "contact.lead.created")
@@ -59,12 +57,8 @@ def signature_valid(request: HttpRequest) -> bool:
     return hmac.compare_digest(given.encode(), intercom_signature(secret, request.body).encode())
 
 
-@csrf_exempt
-@capability(WEBHOOK)
-@require_POST
+@signed_webhook(signature_valid, "Bad or missing X-Hub-Signature.")
 def intercom_webhook(request: HttpRequest) -> HttpResponse:
-    if not signature_valid(request):
-        return HttpResponseForbidden("Bad or missing X-Hub-Signature.")
     try:
         notification = json.loads(request.body)
     except ValueError:

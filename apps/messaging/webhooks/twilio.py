@@ -19,19 +19,17 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.http import HttpRequest, HttpResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from apps.core.permissions import WEBHOOK, capability
 from apps.customers.models import Customer
 from apps.messaging.adapters.twilio_sms import delivery_error_reason
 from apps.messaging.crypto import SecretsUnreadable, decrypt_secrets
 from apps.messaging.links import partner_url
 from apps.messaging.models import Channel, ChannelAccount
 from apps.messaging.services import customer_opt_in, customer_opt_out, outbox_provider_status
+from apps.messaging.webhooks.signed import signed_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +73,8 @@ def _signed_by_partner(request: HttpRequest) -> bool:
     return RequestValidator(token).validate(url, request.POST, signature)
 
 
-@csrf_exempt
-@capability(WEBHOOK)
-@require_POST
+@signed_webhook(_signed_by_partner, "Invalid Twilio signature.")
 def twilio_status_callback(request: HttpRequest) -> HttpResponse:
-    if not _signed_by_partner(request):
-        return HttpResponseForbidden("Invalid Twilio signature.")
     sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
     twilio_status = request.POST.get("MessageStatus") or request.POST.get("SmsStatus") or ""
     status = STATUS_MAP.get(twilio_status.strip().lower())
@@ -96,12 +90,8 @@ def twilio_status_callback(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@csrf_exempt
-@capability(WEBHOOK)
-@require_POST
+@signed_webhook(_signed_by_partner, "Invalid Twilio signature.")
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    if not _signed_by_partner(request):
-        return HttpResponseForbidden("Invalid Twilio signature.")
     sender = request.POST.get("From", "").strip()
     word = request.POST.get("Body", "").strip().upper()
     # With Advanced Opt-Out, Twilio names the keyword's meaning (also for custom keywords).
