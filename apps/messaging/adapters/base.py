@@ -143,6 +143,27 @@ def http_error(status: int, reason: str, *, retry_after: float | None = None) ->
     return PermanentError("rejected", reason)
 
 
+def provider_busy(
+    provider: str, status: int, *, retry_after: float | None, doing: str = ""
+) -> RetryableError | None:
+    """The error for a provider that is limiting us (429) or failing (5xx), in the words every
+    adapter uses; None for any other status."""
+    if status == 429:
+        return RetryableError(
+            "rate_limited",
+            f"{provider} is limiting requests (too many at once); trying again later.",
+            retry_after=retry_after,
+        )
+    if status >= 500:
+        during = f" while trying to {doing}" if doing else ""
+        return RetryableError(
+            "provider_unavailable",
+            f"{provider} had a problem (HTTP {status}){during}; trying again later.",
+            retry_after=retry_after,
+        )
+    return None
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
     if not value:

@@ -42,14 +42,7 @@ from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.utils.module_loading import import_string
 
-from apps.messaging.adapters.base import (
-    BaseAdapter,
-    ChannelError,
-    OutgoingMessage,
-    PermanentError,
-    RetryableError,
-    SendResult,
-)
+from apps.messaging.adapters import base
 from apps.messaging.adapters.smtp_wire import (
     HEADER_NAME as _HEADER_NAME,
 )
@@ -95,7 +88,7 @@ def _answer(code: int, reply: bytes | str) -> str:
     return f"{code} {_text(reply)}".strip()
 
 
-class EmailAdapter(BaseAdapter):
+class EmailAdapter(base.BaseAdapter):
     channel = "email"
 
     def __init__(self, *, config: dict[str, Any], secrets: dict[str, str]) -> None:
@@ -149,17 +142,17 @@ class EmailAdapter(BaseAdapter):
             # provider's HTTP API backend in some deployments).
             return get_connection(fail_silently=False, timeout=timeout)
         if not self.host:
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured", "No SMTP host is set: enter your server's host name and port."
             )
         if self.use_tls and self.use_ssl:
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured", "Choose either STARTTLS or SSL/TLS for the connection, not both."
             )
         try:
             self.envelope_from = sanitize_address(self.from_email, settings.DEFAULT_CHARSET)
         except ValueError as exc:
-            raise PermanentError(
+            raise base.PermanentError(
                 "sender_not_allowed",
                 f"The From address {self.from_email!r} is not valid: write it as "
                 "offers@example.com or Name <offers@example.com>.",
@@ -187,12 +180,12 @@ class EmailAdapter(BaseAdapter):
             _close(backend)
             raise self._connection_error(exc) from exc
 
-    def _connection_error(self, exc: BaseException) -> ChannelError:
+    def _connection_error(self, exc: BaseException) -> base.ChannelError:
         where = self.where
-        if isinstance(exc, ChannelError):
+        if isinstance(exc, base.ChannelError):
             return exc
         if isinstance(exc, smtplib.SMTPAuthenticationError):
-            return PermanentError(
+            return base.PermanentError(
                 "bad_credentials",
                 f"The server {where} refused the username and password "
                 f"({_answer(exc.smtp_code, exc.smtp_error)}). Check them in the channel settings.",
@@ -200,12 +193,12 @@ class EmailAdapter(BaseAdapter):
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             message = str(exc)
             if "STARTTLS" in message:
-                return PermanentError(
+                return base.PermanentError(
                     "tls_failed",
                     f"The server {where} does not offer STARTTLS. Choose SSL/TLS (usually port "
                     "465) or no encryption, as your provider documents.",
                 )
-            return PermanentError(
+            return base.PermanentError(
                 "auth_unavailable",
                 f"The server {where} does not offer sign-in (SMTP AUTH) on this connection. "
                 "Many servers offer it only after STARTTLS; or leave the username empty.",
@@ -224,49 +217,51 @@ class EmailAdapter(BaseAdapter):
                 f"The server {where} answered {_answer(exc.smtp_code, exc.smtp_error)}.",
             )
         if isinstance(exc, ssl.SSLError):
-            return PermanentError(
+            return base.PermanentError(
                 "tls_failed",
                 f"The secure connection (TLS) to {where} failed: {exc.reason or exc}. Check the "
                 "security setting: port 587 usually uses STARTTLS, port 465 SSL/TLS.",
             )
         if isinstance(exc, socket.gaierror):
-            return RetryableError(
+            return base.RetryableError(
                 "connection_failed",
                 f"The host name {self.host!r} could not be resolved. Check the SMTP host.",
             )
         if isinstance(exc, ConnectionRefusedError):
-            return RetryableError(
+            return base.RetryableError(
                 "connection_refused",
                 f"The SMTP server at {where} refused the connection. Check the host and port, "
                 "and that the server accepts connections from this platform.",
             )
         if isinstance(exc, TimeoutError) or "timed out" in str(exc):
-            return RetryableError(
+            return base.RetryableError(
                 "timeout",
                 f"The SMTP server at {where} did not answer within "
                 f"{settings.MESSAGING_TIMEOUT} seconds.",
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
-            return RetryableError(
+            return base.RetryableError(
                 "disconnected", f"The SMTP server at {where} closed the connection ({exc})."
             )
         if isinstance(exc, OSError):
-            return RetryableError(
+            return base.RetryableError(
                 "connection_failed", f"The connection to the SMTP server at {where} failed: {exc}."
             )
         if isinstance(exc, ValueError):
-            return PermanentError("misconfigured", f"The email settings are not usable: {exc}.")
-        return RetryableError("provider_unavailable", f"The mail backend failed: {exc}.")
+            return base.PermanentError(
+                "misconfigured", f"The email settings are not usable: {exc}."
+            )
+        return base.RetryableError("provider_unavailable", f"The mail backend failed: {exc}.")
 
     # --- messages -------------------------------------------------------------------------
 
-    def _build(self, message: OutgoingMessage) -> tuple[EmailMultiAlternatives | _Raw, str]:
+    def _build(self, message: base.OutgoingMessage) -> tuple[EmailMultiAlternatives | _Raw, str]:
         # Django's address parser lets some nonsense through to the server ("not an address"
         # becomes a local part); a person typed this, so say so instead of asking the server.
         try:
             validate_email(message.to)
         except ValidationError as exc:
-            raise PermanentError(
+            raise base.PermanentError(
                 "invalid_address", f"{message.to!r} is not a valid email address."
             ) from exc
         message_id = make_msgid(domain=self.msgid_domain)
@@ -276,7 +271,7 @@ class EmailAdapter(BaseAdapter):
                 return raw, message_id
         return self._email(message, message_id), message_id
 
-    def _email(self, message: OutgoingMessage, message_id: str) -> EmailMultiAlternatives:
+    def _email(self, message: base.OutgoingMessage, message_id: str) -> EmailMultiAlternatives:
         # formataddr quotes a name with commas or quotes in it.
         to = formataddr((message.name, message.to)) if message.name else message.to
         email = EmailMultiAlternatives(
@@ -291,7 +286,9 @@ class EmailAdapter(BaseAdapter):
             email.attach_alternative(message.html, "text/html")
         return email
 
-    def _raw(self, message: OutgoingMessage, message_id: str, *, boundary: str = "") -> _Raw | None:
+    def _raw(
+        self, message: base.OutgoingMessage, message_id: str, *, boundary: str = ""
+    ) -> _Raw | None:
         """What `_transmit` sends for `_email(message)`, written directly; None when the
         message needs Django's path. Header by header as Django's message() orders them."""
         constant = self._constant_lines
@@ -335,28 +332,30 @@ class EmailAdapter(BaseAdapter):
         # address again: for a simple address that is the address itself.
         return _Raw(content=b"".join([*head, *lines, *body]), recipients=[message.to])
 
-    def _message_error(self, exc: BaseException, message: OutgoingMessage) -> ChannelError:
+    def _message_error(
+        self, exc: BaseException, message: base.OutgoingMessage
+    ) -> base.ChannelError:
         """A refusal that concerns this message only (the connection stays usable)."""
         to = message.to
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             code, reply = next(iter(exc.recipients.values()), (0, b""))
             answer = _answer(code, reply)
             if 400 <= code < 500:
-                return RetryableError(
+                return base.RetryableError(
                     "temporary_failure",
                     f"The server asked to try {to} again later: {answer}.",
                 )
-            return PermanentError(
+            return base.PermanentError(
                 _recipient_key(code, _text(reply)), f"The server refused {to}: {answer}."
             )
         if isinstance(exc, smtplib.SMTPSenderRefused):
             answer = _answer(exc.smtp_code, exc.smtp_error)
             if 400 <= exc.smtp_code < 500:
-                return RetryableError(
+                return base.RetryableError(
                     "temporary_failure",
                     f"The server asked to try again later for the sender {exc.sender}: {answer}.",
                 )
-            return PermanentError(
+            return base.PermanentError(
                 "sender_not_allowed",
                 f"The server refused the sender address {exc.sender}: {answer}. Use an address "
                 "this server may send from (From, in the channel settings).",
@@ -367,28 +366,28 @@ class EmailAdapter(BaseAdapter):
                 exc.smtp_code, "rejected", f"The server refused the message to {to}: {answer}."
             )
         if isinstance(exc, BadHeaderError):
-            return PermanentError(
+            return base.PermanentError(
                 "invalid_message", f"The message to {to} has an unusable header: {exc}."
             )
         if isinstance(exc, ValueError | smtplib.SMTPNotSupportedError):
-            return PermanentError(
+            return base.PermanentError(
                 "invalid_address", f"{to!r} is not a usable email address: {exc}."
             )
-        return PermanentError("rejected", f"The message to {to} could not be sent: {exc}.")
+        return base.PermanentError("rejected", f"The message to {to} could not be sent: {exc}.")
 
-    def send(self, message: OutgoingMessage) -> SendResult:
+    def send(self, message: base.OutgoingMessage) -> base.SendResult:
         ((_, result),) = self.send_many([message])
-        if isinstance(result, ChannelError):
+        if isinstance(result, base.ChannelError):
             raise result
         return result
 
     def send_many(
-        self, messages: Iterable[OutgoingMessage]
-    ) -> Iterator[tuple[OutgoingMessage, SendResult | ChannelError]]:
+        self, messages: Iterable[base.OutgoingMessage]
+    ) -> Iterator[tuple[base.OutgoingMessage, base.SendResult | base.ChannelError]]:
         """One connection for the whole batch. If it drops, reconnect once; if it drops again
         (or cannot be opened), every remaining message gets that retryable error."""
         backend: Any = None
-        down: ChannelError | None = None
+        down: base.ChannelError | None = None
         reconnected = False
         try:
             for message in messages:
@@ -397,7 +396,7 @@ class EmailAdapter(BaseAdapter):
                     continue
                 try:
                     email, message_id = self._build(message)
-                except ChannelError as exc:
+                except base.ChannelError as exc:
                     yield message, exc
                     continue
                 except ValueError as exc:
@@ -407,7 +406,7 @@ class EmailAdapter(BaseAdapter):
                     try:
                         backend = self._backend()
                         self._open(backend)
-                    except ChannelError as exc:
+                    except base.ChannelError as exc:
                         down = exc
                         yield message, exc
                         continue
@@ -428,7 +427,7 @@ class EmailAdapter(BaseAdapter):
                     reconnected = True
                     try:
                         self._open(backend)
-                    except ChannelError as exc:
+                    except base.ChannelError as exc:
                         down = exc
                         yield message, exc
                         break
@@ -440,9 +439,9 @@ class EmailAdapter(BaseAdapter):
         self,
         backend: _Backend,
         email: EmailMultiAlternatives | _Raw,
-        message: OutgoingMessage,
+        message: base.OutgoingMessage,
         mid: str,
-    ) -> SendResult | ChannelError | _Dropped:
+    ) -> base.SendResult | base.ChannelError | _Dropped:
         connection = backend.connection
         assert connection is not None  # only called on a backend that _open() opened
         connection.body_sent = False
@@ -455,7 +454,7 @@ class EmailAdapter(BaseAdapter):
                 # "Service not available, closing channel": an answer, so the message was not
                 # taken; smtplib has closed the connection.
                 return _Dropped(
-                    RetryableError(
+                    base.RetryableError(
                         "temporary_failure",
                         f"The server {self.where} closed the connection: "
                         f"{_answer(exc.smtp_code, exc.smtp_error)}.",
@@ -471,7 +470,7 @@ class EmailAdapter(BaseAdapter):
             if isinstance(exc, ValueError) or isinstance(exc, smtplib.SMTPException):
                 return self._message_error(exc, message)
             return self._dropped(exc, message, body_sent=connection.body_sent)
-        return SendResult(provider_id=mid, detail={"message_id": mid, "server": self.where})
+        return base.SendResult(provider_id=mid, detail={"message_id": mid, "server": self.where})
 
     def _transmit(self, connection: smtplib.SMTP, email: EmailMultiAlternatives | _Raw) -> None:
         """What Django's SMTP backend does for one message (`_send`), with two costs of a
@@ -491,10 +490,10 @@ class EmailAdapter(BaseAdapter):
         connection.sendmail(self.envelope_from, recipients, mime.as_bytes(linesep="\r\n"))  # type: ignore[call-arg]
 
     def _dropped(
-        self, exc: BaseException, message: OutgoingMessage, *, body_sent: bool
-    ) -> ChannelError | _Dropped:
+        self, exc: BaseException, message: base.OutgoingMessage, *, body_sent: bool
+    ) -> base.ChannelError | _Dropped:
         if body_sent:
-            return PermanentError(
+            return base.PermanentError(
                 "outcome_unknown",
                 f"The connection to {self.where} dropped after the message to {message.to} was "
                 f"sent, before the server confirmed it ({exc}). It was not sent again so that "
@@ -503,17 +502,17 @@ class EmailAdapter(BaseAdapter):
         return _Dropped(self._connection_error(exc))
 
     def _send_other(
-        self, backend: Any, email: EmailMultiAlternatives, message: OutgoingMessage, mid: str
-    ) -> SendResult | ChannelError:
+        self, backend: Any, email: EmailMultiAlternatives, message: base.OutgoingMessage, mid: str
+    ) -> base.SendResult | base.ChannelError:
         try:
             backend.send_messages([email])
         except smtplib.SMTPException as exc:
             return self._message_error(exc, message)
         except Exception as exc:  # a third-party backend's own errors: worth another try
-            return RetryableError(
+            return base.RetryableError(
                 "provider_unavailable", f"The platform's mail backend failed: {exc}."
             )
-        return SendResult(provider_id=mid, detail={"message_id": mid, "platform": True})
+        return base.SendResult(provider_id=mid, detail={"message_id": mid, "platform": True})
 
     # --- test connection ------------------------------------------------------------------
 
@@ -537,7 +536,7 @@ class EmailAdapter(BaseAdapter):
                     raise smtplib.SMTPSenderRefused(code, reply, sender)
                 connection.rset()
             except smtplib.SMTPSenderRefused as exc:
-                error = self._message_error(exc, OutgoingMessage(id=0, channel="email", to=""))
+                error = self._message_error(exc, base.OutgoingMessage(id=0, channel="email", to=""))
                 raise error from exc
             except (OSError, smtplib.SMTPException) as exc:
                 raise self._connection_error(exc) from exc
@@ -561,7 +560,7 @@ class EmailAdapter(BaseAdapter):
 class _Dropped:
     """The connection went away before the message content was sent: reconnect and retry."""
 
-    def __init__(self, error: ChannelError) -> None:
+    def __init__(self, error: base.ChannelError) -> None:
         self.error = error
 
 
@@ -572,10 +571,10 @@ def _close(backend: Any) -> None:
         pass
 
 
-def _by_code(code: int, permanent_key: str, reason: str) -> ChannelError:
+def _by_code(code: int, permanent_key: str, reason: str) -> base.ChannelError:
     if 400 <= code < 500:
-        return RetryableError("temporary_failure", reason)
-    return PermanentError(permanent_key, reason)
+        return base.RetryableError("temporary_failure", reason)
+    return base.PermanentError(permanent_key, reason)
 
 
 def _recipient_key(code: int, reply: str) -> str:

@@ -34,17 +34,7 @@ from intercom import (
 from intercom.core.api_error import ApiError
 from intercom.core.request_options import RequestOptions
 
-from apps.messaging.adapters.base import (
-    BaseAdapter,
-    ChannelError,
-    OutgoingMessage,
-    PermanentError,
-    RetryableError,
-    SendResult,
-    checked_email,
-    http_error,
-    parse_retry_after,
-)
+from apps.messaging.adapters import base
 
 API_VERSION = "2.14"
 CREDENTIALS_PAGE = "Intercom Developer Hub › your app › Authentication"
@@ -52,7 +42,7 @@ CREDENTIALS_PAGE = "Intercom Developer Hub › your app › Authentication"
 _EXISTING_ID = re.compile(r"id=([0-9a-f]{6,})", re.IGNORECASE)
 
 
-class IntercomAdapter(BaseAdapter):
+class IntercomAdapter(base.BaseAdapter):
     channel = "intercom"
 
     def __init__(self, *, config: dict[str, Any], secrets: dict[str, str]) -> None:
@@ -71,11 +61,11 @@ class IntercomAdapter(BaseAdapter):
 
     # --- sending --------------------------------------------------------------------------
 
-    def send(self, message: OutgoingMessage) -> SendResult:
-        email = checked_email(message.to)
+    def send(self, message: base.OutgoingMessage) -> base.SendResult:
+        email = base.checked_email(message.to)
         attribute = self.attribute or str(message.payload.get("attribute") or "")
         if not attribute:
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured", "Name the Intercom contact attribute that receives the code."
             )
         contact_id, role, created = self._contact(email, name=message.name)
@@ -96,8 +86,8 @@ class IntercomAdapter(BaseAdapter):
             sent = self._call("send the message", lambda: self._message(contact_id, role, message))
             detail["message_id"] = getattr(sent, "id", None)
             detail["message_type"] = self.message_type
-            return SendResult(provider_id=contact_id, status="sent", detail=detail)
-        return SendResult(provider_id=contact_id, status="delivered", detail=detail)
+            return base.SendResult(provider_id=contact_id, status="sent", detail=detail)
+        return base.SendResult(provider_id=contact_id, status="delivered", detail=detail)
 
     def _contact(self, email: str, *, name: str) -> tuple[str, str, bool]:
         """(id, role, created) of the contact with this email, created when missing."""
@@ -127,12 +117,12 @@ class IntercomAdapter(BaseAdapter):
         except httpx.HTTPError as exc:
             raise _network_error(exc) from None
         if not contact.id:
-            raise RetryableError("provider_unavailable", "Intercom created no contact id.")
+            raise base.RetryableError("provider_unavailable", "Intercom created no contact id.")
         return contact.id, contact.role or "user", True
 
-    def _message(self, contact_id: str, role: str, message: OutgoingMessage) -> Any:
+    def _message(self, contact_id: str, role: str, message: base.OutgoingMessage) -> Any:
         if not self.admin_id.isdigit():
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured",
                 f"The sender admin id “{self.admin_id}” is not a number: copy it from the "
                 "admin's Intercom profile URL.",
@@ -168,7 +158,9 @@ class IntercomAdapter(BaseAdapter):
             lambda: self.client.admins.identify(request_options=self.options),
         )
         if me is None:
-            raise PermanentError("bad_credentials", "Intercom did not say whom this token is for.")
+            raise base.PermanentError(
+                "bad_credentials", "Intercom did not say whom this token is for."
+            )
         workspace = getattr(me.app, "name", None) or "your workspace"
         who = me.name or me.email or f"admin {me.id}"
         sends = (
@@ -191,51 +183,39 @@ class IntercomAdapter(BaseAdapter):
         except httpx.HTTPError as exc:
             raise _network_error(exc) from None
 
-    def _error(self, exc: ApiError, *, doing: str) -> ChannelError:
+    def _error(self, exc: ApiError, *, doing: str) -> base.ChannelError:
         status = exc.status_code
         said = _error_text(exc.body)
         said = f" Intercom said: {said}" if said else ""
         if status is None:
-            return PermanentError("rejected", f"Intercom could not {doing}.{said}")
-        retry_after = parse_retry_after((exc.headers or {}).get("retry-after"))
+            return base.PermanentError("rejected", f"Intercom could not {doing}.{said}")
+        retry_after = base.parse_retry_after((exc.headers or {}).get("retry-after"))
         if status == 429:
             # Intercom's limit headers say when the window resets (epoch seconds).
             reset = (exc.headers or {}).get("x-ratelimit-reset")
             if retry_after is None and reset and reset.isdigit():
                 retry_after = max(0.0, int(reset) - time.time())
-            return RetryableError(
-                "rate_limited",
-                "Intercom is limiting requests (too many at once); trying again later.",
-                retry_after=retry_after,
-            )
-        if status >= 500:
-            return RetryableError(
-                "provider_unavailable",
-                f"Intercom had a problem (HTTP {status}) while trying to {doing}; trying again "
-                "later.",
-                retry_after=retry_after,
-            )
-        if status == 401:
-            return PermanentError(
+        busy = base.provider_busy("Intercom", status, retry_after=retry_after, doing=doing)
+        if busy is not None:
+            return busy
+        if status in (401, 403):  # the token is wrong, or lacks the permission
+            return base.PermanentError(
                 "bad_credentials",
-                f"Intercom refused the access token: check it in {CREDENTIALS_PAGE}.",
+                f"Intercom refused the access token: check it in {CREDENTIALS_PAGE}."
+                if status == 401
+                else f"The Intercom token is not allowed to {doing}: give the app that "
+                f"permission in the Developer Hub.{said}",
             )
-        if status == 403:
-            return PermanentError(
-                "bad_credentials",
-                f"The Intercom token is not allowed to {doing}: give the app that permission "
-                f"in the Developer Hub.{said}",
-            )
-        return http_error(status, f"Intercom refused to {doing} (HTTP {status}).{said}")
+        return base.http_error(status, f"Intercom refused to {doing} (HTTP {status}).{said}")
 
 
-def _network_error(exc: httpx.HTTPError) -> RetryableError:
+def _network_error(exc: httpx.HTTPError) -> base.RetryableError:
     if isinstance(exc, httpx.TimeoutException):
-        return RetryableError(
+        return base.RetryableError(
             "timeout",
             f"Intercom did not answer within {settings.MESSAGING_TIMEOUT} s; trying again later.",
         )
-    return RetryableError("network", "Could not reach Intercom; trying again later.")
+    return base.RetryableError("network", "Could not reach Intercom; trying again later.")
 
 
 def _error_text(body: Any) -> str:

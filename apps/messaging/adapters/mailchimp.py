@@ -26,17 +26,7 @@ from django.conf import settings
 from mailchimp_marketing import Client
 from mailchimp_marketing.api_client import ApiClientError
 
-from apps.messaging.adapters.base import (
-    BaseAdapter,
-    ChannelError,
-    OutgoingMessage,
-    PermanentError,
-    RetryableError,
-    SendResult,
-    checked_email,
-    http_error,
-    parse_retry_after,
-)
+from apps.messaging.adapters import base
 
 API_KEYS_PAGE = "MailChimp › Profile › Extras › API keys"
 AUDIENCE_FIELDS_PAGE = "Audience › Settings › Audience fields and *|MERGE|* tags"
@@ -50,7 +40,7 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
 
 
-class MailchimpAdapter(BaseAdapter):
+class MailchimpAdapter(base.BaseAdapter):
     channel = "mailchimp"
 
     def __init__(self, *, config: dict[str, Any], secrets: dict[str, str]) -> None:
@@ -91,8 +81,8 @@ class MailchimpAdapter(BaseAdapter):
 
     # --- sending --------------------------------------------------------------------------
 
-    def send(self, message: OutgoingMessage) -> SendResult:
-        email = checked_email(message.to)
+    def send(self, message: base.OutgoingMessage) -> base.SendResult:
+        email = base.checked_email(message.to)
         field_name = self.merge_field or str(message.payload.get("merge_field") or "COUPON")
         merge_fields = {**message.payload.get("merge_fields", {})}
         merge_fields[field_name] = str(message.payload.get("value", ""))
@@ -109,18 +99,18 @@ class MailchimpAdapter(BaseAdapter):
         # An existing member keeps their status: the field is set, but MailChimp will not email
         # an unsubscribed or cleaned address, so the code would never reach them.
         if status == "unsubscribed":
-            raise PermanentError(
+            raise base.PermanentError(
                 "unsubscribed",
                 f"{email} has unsubscribed from the MailChimp audience; MailChimp will not "
                 "send them the code.",
             )
         if status == "cleaned":
-            raise PermanentError(
+            raise base.PermanentError(
                 "invalid_address",
                 f"MailChimp cleaned {email} from the audience (it bounced); it will not "
                 "send them the code.",
             )
-        return SendResult(
+        return base.SendResult(
             provider_id=(member.get("id") if isinstance(member, dict) else None) or member_id,
             status="delivered",
             detail={
@@ -134,7 +124,7 @@ class MailchimpAdapter(BaseAdapter):
 
     def test_connection(self) -> str:
         if not self.merge_field:
-            raise PermanentError(
+            raise base.PermanentError(
                 "merge_field_missing", "Name the merge field that receives the code, e.g. COUPON."
             )
         self._call(self.client.ping.get)
@@ -145,14 +135,14 @@ class MailchimpAdapter(BaseAdapter):
         )
         found = next((f for f in fields if str(f.get("tag", "")).upper() == self.merge_field), None)
         if found is None:
-            raise PermanentError(
+            raise base.PermanentError(
                 "merge_field_missing",
                 f"The merge field {self.merge_field} is missing in the audience “{name}”: "
                 f"create it in MailChimp ({AUDIENCE_FIELDS_PAGE}) as a text field with the "
                 f"tag {self.merge_field}.",
             )
         if found.get("type") not in (None, "text"):
-            raise PermanentError(
+            raise base.PermanentError(
                 "merge_field_type",
                 f"The merge field {self.merge_field} in “{name}” is a {found.get('type')} "
                 "field; codes need a text field. Change its type in MailChimp or use another "
@@ -183,7 +173,7 @@ class MailchimpAdapter(BaseAdapter):
                 return {}
         return result
 
-    def _error(self, status: int | None, body: Any, *, email: str) -> ChannelError:
+    def _error(self, status: int | None, body: Any, *, email: str) -> base.ChannelError:
         if status is None:
             return self._network_error(body)
         problem = _problem(body)
@@ -192,62 +182,50 @@ class MailchimpAdapter(BaseAdapter):
         said = f" MailChimp said: {detail or title}" if (detail or title) else ""
         retry_after = None
         if self._last_response is not None:
-            retry_after = parse_retry_after(self._last_response.headers.get("Retry-After"))
-        if status == 429:
-            return RetryableError(
-                "rate_limited",
-                "MailChimp is limiting requests (too many at once); trying again later.",
-                retry_after=retry_after,
-            )
-        if status >= 500:
-            return RetryableError(
-                "provider_unavailable",
-                f"MailChimp had a problem (HTTP {status}); trying again later.",
-                retry_after=retry_after,
-            )
-        if status == 401:
-            return PermanentError(
+            retry_after = base.parse_retry_after(self._last_response.headers.get("Retry-After"))
+        busy = base.provider_busy("MailChimp", status, retry_after=retry_after)
+        if busy is not None:
+            return busy
+        if status in (401, 403):  # the key is wrong, or may not do this
+            return base.PermanentError(
                 "bad_credentials",
                 f"MailChimp refused the API key for server {self.server or '?'}: check the key "
-                f"({API_KEYS_PAGE}) and that the server prefix is the part after its dash.",
-            )
-        if status == 403:
-            return PermanentError(
-                "bad_credentials",
-                f"MailChimp does not allow this API key to do that.{said}",
+                f"({API_KEYS_PAGE}) and that the server prefix is the part after its dash."
+                if status == 401
+                else f"MailChimp does not allow this API key to do that.{said}",
             )
         if status == 404:
-            return PermanentError(
+            return base.PermanentError(
                 "unknown_list",
                 f"The audience (list) id {self.list_id} does not exist in this MailChimp "
                 "account: copy it from Audience › Settings › Audience name and defaults.",
             )
         lowered = title.lower()
         if lowered in _UNSUBSCRIBED_TITLES:
-            return PermanentError(
+            return base.PermanentError(
                 "unsubscribed",
                 f"{email or 'This address'} unsubscribed from (or asked to be forgotten by) "
                 "the MailChimp audience; MailChimp will not subscribe it again through the "
                 "API.",
             )
         if status == 400 and ("fake or invalid" in detail or "valid email" in detail.lower()):
-            return PermanentError(
+            return base.PermanentError(
                 "invalid_address",
                 f"MailChimp does not accept {email or 'this address'}: {detail}",
             )
-        return http_error(status, f"MailChimp refused the request (HTTP {status}).{said}")
+        return base.http_error(status, f"MailChimp refused the request (HTTP {status}).{said}")
 
-    def _network_error(self, cause: Any) -> RetryableError:
+    def _network_error(self, cause: Any) -> base.RetryableError:
         host = f"{self.server}.api.mailchimp.com" if self.server else "MailChimp"
         if settings.MAILCHIMP_API_BASE_URL:
             host = settings.MAILCHIMP_API_BASE_URL
         if isinstance(cause, requests.Timeout):
-            return RetryableError(
+            return base.RetryableError(
                 "timeout",
                 f"MailChimp did not answer within {settings.MESSAGING_TIMEOUT} s; trying again "
                 "later.",
             )
-        return RetryableError(
+        return base.RetryableError(
             "network",
             f"Could not reach {host} (check the server prefix); trying again later.",
         )

@@ -23,16 +23,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from apps.messaging.adapters.base import (
-    BaseAdapter,
-    ChannelError,
-    OutgoingMessage,
-    PermanentError,
-    RetryableError,
-    SendResult,
-    http_error,
-    parse_retry_after,
-)
+from apps.messaging.adapters import base
 from apps.messaging.links import partner_url
 
 # Twilio error codes answered to a Messages create (HTTP 400), as (key, reason template). The
@@ -126,7 +117,7 @@ class _HttpClient(TwilioHttpClient):
         return response
 
 
-class TwilioSmsAdapter(BaseAdapter):
+class TwilioSmsAdapter(base.BaseAdapter):
     channel = "sms"
 
     def __init__(self, *, config: dict[str, Any], secrets: dict[str, str]) -> None:
@@ -144,7 +135,7 @@ class TwilioSmsAdapter(BaseAdapter):
     def client(self) -> Client:
         """One SDK client per adapter, so a batch reuses its HTTP connection."""
         if not self.account_sid or not self.auth_token:
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured",
                 "The SMS channel needs a Twilio account SID and auth token: fill them in on "
                 "the SMS channel page.",
@@ -164,7 +155,7 @@ class TwilioSmsAdapter(BaseAdapter):
 
     # --- send -------------------------------------------------------------------------------
 
-    def send(self, message: OutgoingMessage) -> SendResult:
+    def send(self, message: base.OutgoingMessage) -> base.SendResult:
         client = self.client()
         params: dict[str, Any] = {
             "to": message.to,
@@ -176,7 +167,7 @@ class TwilioSmsAdapter(BaseAdapter):
         elif self.from_number:
             params["from_"] = self.from_number
         else:
-            raise PermanentError(
+            raise base.PermanentError(
                 "misconfigured",
                 "The SMS channel has no sender: set a phone number or a messaging service.",
             )
@@ -185,8 +176,8 @@ class TwilioSmsAdapter(BaseAdapter):
         except (requests.RequestException, TwilioException) as exc:
             raise self.translate(exc, to=message.to) from exc
         if not created.sid:
-            raise PermanentError("rejected", "Twilio accepted the message but returned no id.")
-        return SendResult(
+            raise base.PermanentError("rejected", "Twilio accepted the message but returned no id.")
+        return base.SendResult(
             provider_id=created.sid,
             status="sent",
             detail={
@@ -217,7 +208,7 @@ class TwilioSmsAdapter(BaseAdapter):
             raise self.translate(exc, to="") from exc
         name = account.friendly_name or self.account_sid
         if account.status and account.status != "active":
-            raise PermanentError(
+            raise base.PermanentError(
                 "account_inactive",
                 f"The Twilio account “{name}” is {account.status}: it cannot send messages.",
             )
@@ -230,13 +221,13 @@ class TwilioSmsAdapter(BaseAdapter):
             return f"{said}."
         number = next((n for n in numbers if n.phone_number == self.from_number), None)
         if number is None:
-            raise PermanentError(
+            raise base.PermanentError(
                 "sender_not_allowed",
                 f"{self.from_number} is not a phone number of the Twilio account “{name}”: "
                 "use one listed in Twilio Console › Phone Numbers.",
             )
         if (number.capabilities or {}).get("sms") is False:
-            raise PermanentError(
+            raise base.PermanentError(
                 "sender_not_allowed",
                 f"{self.from_number} belongs to the account but cannot send SMS: choose an "
                 "SMS-capable number.",
@@ -245,39 +236,39 @@ class TwilioSmsAdapter(BaseAdapter):
 
     # --- errors -----------------------------------------------------------------------------
 
-    def translate(self, exc: Exception, *, to: str) -> ChannelError:
+    def translate(self, exc: Exception, *, to: str) -> base.ChannelError:
         """Map what the SDK raised (an HTTP error answer, or requests' network errors) to
         RetryableError / PermanentError with a readable reason."""
         if isinstance(exc, requests.Timeout):
             # The issue counts timeouts as retryable. A create whose answer timed out may have
             # gone through (Twilio has no idempotency key for messages): the retry risks one
             # duplicate SMS rather than a coupon that silently never arrives.
-            return RetryableError(
+            return base.RetryableError(
                 "timeout",
                 f"Twilio did not answer within {settings.MESSAGING_TIMEOUT} seconds.",
             )
         if isinstance(exc, requests.RequestException):
-            return RetryableError("network_error", f"Could not reach Twilio ({_short(exc)}).")
+            return base.RetryableError("network_error", f"Could not reach Twilio ({_short(exc)}).")
         if isinstance(exc, TwilioRestException | TwilioServiceException):
             return self._api_error(exc, to=to)
-        return PermanentError("misconfigured", f"Twilio client error: {_short(exc)}")
+        return base.PermanentError("misconfigured", f"Twilio client error: {_short(exc)}")
 
     def _api_error(
         self, exc: TwilioRestException | TwilioServiceException, *, to: str
-    ) -> ChannelError:
+    ) -> base.ChannelError:
         status = int(exc.status or 0)
         code = int(exc.code) if str(exc.code or "").isdigit() else None
         headers = {k.lower(): v for k, v in (self._http.last_headers if self._http else {}).items()}
-        retry_after = parse_retry_after(headers.get("retry-after"))
+        retry_after = base.parse_retry_after(headers.get("retry-after"))
         said = _twilio_message(exc)
         if status == 429 or status >= 500:
             if status == 429:
                 reason = "Twilio is limiting the sending rate (too many requests)."
             else:
                 reason = f"Twilio is unavailable right now (HTTP {status})."
-            return http_error(status, reason, retry_after=retry_after)
+            return base.http_error(status, reason, retry_after=retry_after)
         if status in (401, 403):
-            return PermanentError(
+            return base.PermanentError(
                 "bad_credentials",
                 "Twilio refused the account SID or auth token: copy both again from the "
                 "Twilio Console (Account info).",
@@ -285,13 +276,13 @@ class TwilioSmsAdapter(BaseAdapter):
         if code in SEND_ERRORS:
             key, template = SEND_ERRORS[code]
             sender = self.messaging_service_sid or self.from_number or "The sender"
-            return PermanentError(key, template.format(to=to or "The number", sender=sender))
+            return base.PermanentError(key, template.format(to=to or "The number", sender=sender))
         if status == 404:
-            return PermanentError(
+            return base.PermanentError(
                 "not_found", f"Twilio does not know this account or resource ({said})."
             )
         suffix = f" (error {code})" if code else ""
-        return PermanentError("rejected", f"Twilio refused the message{suffix}: {said}")
+        return base.PermanentError("rejected", f"Twilio refused the message{suffix}: {said}")
 
 
 def _twilio_message(exc: TwilioRestException | TwilioServiceException) -> str:
