@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from apps.core.models import user_reference
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -91,9 +93,7 @@ class ApiKey(models.Model):
     app_id = models.CharField(max_length=40, unique=True)
     token_prefix = models.CharField(max_length=12)  # shown in lists to tell keys apart
     token_hash = models.CharField(max_length=64)
-    created_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

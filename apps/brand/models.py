@@ -3,21 +3,17 @@ the rollup tables that the dashboard reads instead of visiting partner schemas."
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from apps.campaigns.models import CampaignTerms
+from apps.core.models import TimeStamped, user_reference
 
 
-class Program(CampaignTerms):
+class Program(CampaignTerms, TimeStamped):
     """A brand-level campaign definition. Allocating it to a partner copies its terms into
     that partner's Campaign."""
 
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_by = user_reference(blank=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -44,9 +40,7 @@ class Allocation(models.Model):
     job_run = models.ForeignKey(
         "core.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference(blank=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

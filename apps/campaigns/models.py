@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.campaigns.codegen import Charset, CodeFormat
+from apps.core.models import TimeStamped
 
 WEEKDAYS = (
     (0, "Monday"),
@@ -173,14 +174,12 @@ class CampaignTerms(models.Model):
         return True
 
 
-class Campaign(CampaignTerms):
+class Campaign(CampaignTerms, TimeStamped):
     """A partner's pool of unique codes: a copy of a brand program's terms. Partners never
     edit it (no `change_campaign` for partner users); the brand does."""
 
     program_id = models.BigIntegerField(unique=True, help_text="The brand program (public).")
     vouchers_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

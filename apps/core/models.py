@@ -1,11 +1,40 @@
-"""Domain-free models: the progress record of background jobs."""
+"""Domain-free models: the progress record of background jobs, and what the models of every
+app share (creation and change times, the link to the User who acted)."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+
+
+def user_reference(*, blank: bool = True) -> models.ForeignKey[Any, Any]:
+    """A row's link to the public User behind it (who created it, who made a request).
+
+    One rule for every such link: the row outlives the user (SET_NULL), and the User gets no
+    reverse accessor, because most of these rows live in partner schemas, where a query from
+    the public User would read whichever schema the connection happens to be in."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=blank,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+
+class TimeStamped(models.Model):
+    """When a row was created and last changed, kept the same way on every model that shows
+    or syncs them. `auto_now` only runs on save(): a bulk `.update()` or hand-written UPDATE
+    sets `updated_at` itself."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
 
 
 class JobRun(models.Model):
@@ -31,13 +60,7 @@ class JobRun(models.Model):
     message = models.CharField(max_length=300, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

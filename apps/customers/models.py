@@ -8,9 +8,10 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from apps.campaigns.models import Campaign, Voucher
+from apps.core.models import TimeStamped, user_reference
 
 
-class Customer(models.Model):
+class Customer(TimeStamped):
     """A partner's customer. `source_id` is the partner's own id for the person (unique when
     given); email is unique case-insensitively when given. Consent is per channel, with its
     source and time, because sending rules differ per channel."""
@@ -34,8 +35,6 @@ class Customer(models.Model):
     sms_consent = models.BooleanField(default=False)
     sms_consent_source = models.CharField(max_length=60, blank=True)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -48,7 +47,7 @@ class Customer(models.Model):
         return self.name or self.email or self.source_id or f"Customer {self.pk}"
 
 
-class Order(models.Model):
+class Order(TimeStamped):
     """An order of a customer; `source_id` is the partner's order id (unique when given)."""
 
     class Status(models.TextChoices):
@@ -66,8 +65,6 @@ class Order(models.Model):
     amount = models.BigIntegerField(default=0)  # minor units
     items = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -143,7 +140,7 @@ class Publication(models.Model):
         return f"{self.voucher} → {self.customer}"
 
 
-class Segment(models.Model):
+class Segment(TimeStamped):
     """A group of customers: static (a fixed list) or active (a filter, re-evaluated; its
     current members are kept in SegmentMembership)."""
 
@@ -157,8 +154,6 @@ class Segment(models.Model):
     filter = models.JSONField(default=dict, blank=True)
     members_count = models.PositiveIntegerField(default=0)
     evaluated_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -210,9 +205,7 @@ class CustomerImport(models.Model):
     job_run = models.ForeignKey(
         "core.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

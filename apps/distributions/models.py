@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from apps.campaigns.models import Campaign, Voucher
+from apps.core.models import TimeStamped
 from apps.customers.models import Customer, Publication, Segment
 
 CHANNELS = ("email", "sms", "mailchimp", "intercom")
@@ -30,7 +31,7 @@ TRIGGER_EVENTS = {
 MAX_REMINDERS = 3
 
 
-class Distribution(models.Model):
+class Distribution(TimeStamped):
     class Kind(models.TextChoices):
         MANUAL = "manual", "Manual"
         AUTOMATIC = "automatic", "Automatic"
@@ -75,8 +76,6 @@ class Distribution(models.Model):
     created_by_id = models.BigIntegerField(null=True, blank=True)  # public accounts.User
     launched_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from apps.campaigns.models import Voucher
+from apps.core.models import TimeStamped
 from apps.customers.models import Customer
 
 
@@ -20,7 +21,7 @@ class Channel(models.TextChoices):
     INTERCOM = "intercom", "Intercom"
 
 
-class ChannelAccount(models.Model):
+class ChannelAccount(TimeStamped):
     """A partner's credentials for one channel (at most one per channel).
 
     `config` holds what may be shown (SMTP host, Twilio sender, MailChimp list id…);
@@ -39,8 +40,6 @@ class ChannelAccount(models.Model):
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True)
     last_test_message = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["channel"]
@@ -64,7 +63,7 @@ class MessageTemplate(models.Model):
         return f"{self.channel} template {self.pk}"
 
 
-class OutboxMessage(models.Model):
+class OutboxMessage(TimeStamped):
     """One message to one recipient through one channel.
 
     A send job claims a row with a conditional update (PENDING → SENDING) before calling the
@@ -112,11 +111,9 @@ class OutboxMessage(models.Model):
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     distribution_id = models.BigIntegerField(null=True, blank=True)
     reminder_index = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

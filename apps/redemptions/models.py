@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.campaigns.models import Campaign, Voucher
+from apps.core.models import user_reference
 
 
 class Merchant(models.Model):
@@ -58,13 +59,7 @@ class Redemption(models.Model):
         Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="redemptions"
     )
     api_key_id = models.BigIntegerField(null=True, blank=True)  # accounts.ApiKey (public)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    user = user_reference()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     order_amount = models.BigIntegerField(null=True, blank=True)
     discount_amount = models.BigIntegerField(default=0)
@@ -108,13 +103,7 @@ class RedemptionAttempt(models.Model):
         Merchant, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
     )
     api_key_id = models.BigIntegerField(null=True, blank=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    user = user_reference()
     channel = models.CharField(max_length=8, choices=Channel.choices)
     ok = models.BooleanField()
     reason = models.CharField(max_length=60, blank=True)  # the error key when not ok
