@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from apps.customers import validators as v
+from apps.customers.fields import ATTRIBUTES, CONSENT_FIELDS
 from apps.customers.importing import (
     FIELD_CHOICES,
     MATCH_CHOICES,
@@ -91,22 +92,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "source_id",
-            "name",
-            "email",
-            "phone",
-            "address_line_1",
-            "address_line_2",
-            "postal_code",
-            "city",
-            "state",
-            "country",
-            "birthdate",
-            "metadata",
-            "email_consent",
-            "sms_consent",
-        ]
+        fields = [*ATTRIBUTES, *CONSENT_FIELDS]
         labels = {"source_id": "Source ID", "address_line_1": "Address", "address_line_2": ""}
         help_texts = {
             "source_id": "Your own id for this customer (from your shop or CRM). Unique.",

@@ -12,20 +12,10 @@ from typing import Any
 
 from django.db import connection
 
+from apps.customers.fields import CHANNELS, CONSENT_COLUMNS, CONSENT_FIELDS, TEXT_FIELDS
 from apps.customers.models import Customer, Event
 
 MATCH_CHOICES = (("source_id", "Source ID"), ("email", "Email"))
-
-TEXT_FIELDS = (
-    "name",
-    "phone",
-    "address_line_1",
-    "address_line_2",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-)
 
 
 @dataclass
@@ -51,25 +41,12 @@ class Outcome:
         return out.getvalue()
 
 
+# What a row of the file can set, besides consent (given or withdrawn per channel).
+ROW_FIELDS = ("source_id", "email", *TEXT_FIELDS, "birthdate", "metadata")
 # The columns a new customer gets (tests/core/test_sql_columns.py checks them against the model).
-INSERT_COLUMNS = [
-    "source_id",
-    "email",
-    *TEXT_FIELDS,
-    "birthdate",
-    "metadata",
-    "email_consent",
-    "email_consent_source",
-    "email_consent_at",
-    "sms_consent",
-    "sms_consent_source",
-    "sms_consent_at",
-    "created_at",
-    "updated_at",
-]
+INSERT_COLUMNS = [*ROW_FIELDS, *CONSENT_COLUMNS, "created_at", "updated_at"]
 TEMP = "pg_temp.customer_import_rows"
-TEMP_COLUMNS = ("row_no", "source_id", "email", *TEXT_FIELDS, "birthdate", "metadata",
-                 "email_consent", "sms_consent")  # fmt: skip
+TEMP_COLUMNS = ("row_no", *ROW_FIELDS, *CONSENT_FIELDS)
 
 
 def create_temp_table() -> None:
@@ -79,7 +56,9 @@ def create_temp_table() -> None:
             f"CREATE TEMP TABLE {TEMP.split('.')[1]} (row_no integer PRIMARY KEY, "
             "source_id text, email text, "
             + ", ".join(f"{name} text" for name in TEXT_FIELDS)
-            + ", birthdate date, metadata jsonb, email_consent boolean, sms_consent boolean)"
+            + ", birthdate date, metadata jsonb, "
+            + ", ".join(f"{name} boolean" for name in CONSENT_FIELDS)
+            + ")"
         )
 
 
@@ -202,7 +181,7 @@ def _update(cursor: Any, table: str, same: str, match_on: str, payload: dict[str
         changed.append("(t.source_id IS NULL AND i.source_id IS NOT NULL)")
     sets.append("metadata = t.metadata || COALESCE(i.metadata, '{}'::jsonb)")
     changed.append("(i.metadata IS NOT NULL AND t.metadata || i.metadata <> t.metadata)")
-    for channel in ("email", "sms"):
+    for channel in CHANNELS:
         sets.append(_consent_sql(channel))
         changed.append(
             f"(i.{channel}_consent IS NOT NULL AND i.{channel}_consent <> t.{channel}_consent)"
@@ -224,7 +203,7 @@ def _update(cursor: Any, table: str, same: str, match_on: str, payload: dict[str
 
 def _insert(cursor: Any, table: str, same: str, payload: dict[str, Any]) -> int:
     consent = []
-    for channel in ("email", "sms"):
+    for channel in CHANNELS:
         i = f"i.{channel}_consent"
         consent += [
             f"COALESCE({i}, false)",

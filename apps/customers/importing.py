@@ -32,11 +32,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.customers import validators as v
+from apps.customers.fields import CONSENT_FIELDS, TEXT_FIELDS
 from apps.customers.import_sql import (
     MATCH_CHOICES,
     TEMP,
     TEMP_COLUMNS,
-    TEXT_FIELDS,
     Outcome,
     create_temp_table,
     drop_temp_table,
@@ -224,7 +224,7 @@ def _cleaner(target: str, today: Any) -> Callable[[str], Any]:
         return lambda value: v.clean_birthdate(value, today=today)
     if target == "metadata":
         return v.clean_metadata
-    if target in ("email_consent", "sms_consent"):
+    if target in CONSENT_FIELDS:
         label = IMPORT_FIELDS[target].split(" (")[0]
         return lambda value: v.clean_boolean(value, label)
     label = IMPORT_FIELDS[target]
@@ -300,8 +300,7 @@ def _parse(
                     *[values.get(name) or None for name in TEXT_FIELDS],
                     values.get("birthdate"),
                     json.dumps(metadata) if metadata else None,
-                    values.get("email_consent"),
-                    values.get("sms_consent"),
+                    *[values.get(name) for name in CONSENT_FIELDS],
                 )
             )
             if len(chunk) >= CHUNK_ROWS:

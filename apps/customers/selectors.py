@@ -21,6 +21,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
 from apps.campaigns.selectors import KeysetPage, keyset_page
+from apps.customers.fields import CONSENT_COLUMNS, PROFILE_FIELDS
 from apps.customers.models import (
     Customer,
     CustomerImport,
@@ -102,28 +103,7 @@ def customer_count(*, filtered: QuerySet[Customer] | None) -> tuple[int, bool]:
     return Customer.objects.count(), False
 
 
-EXPORT_COLUMNS = (
-    "id",
-    "source_id",
-    "name",
-    "email",
-    "phone",
-    "address_line_1",
-    "address_line_2",
-    "postal_code",
-    "city",
-    "state",
-    "country",
-    "birthdate",
-    "email_consent",
-    "email_consent_source",
-    "email_consent_at",
-    "sms_consent",
-    "sms_consent_source",
-    "sms_consent_at",
-    "metadata",
-    "created_at",
-)
+EXPORT_COLUMNS = ("id", *PROFILE_FIELDS, *CONSENT_COLUMNS, "metadata", "created_at")
 
 
 def customer_export_rows(customers: QuerySet[Customer]) -> Iterator[tuple[Any, ...]]:

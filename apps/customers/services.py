@@ -18,24 +18,8 @@ from apps.accounts.actors import Actor
 from apps.core.errors import DomainError
 from apps.core.jobs import enqueue, job_run_create
 from apps.customers.events import event_record
+from apps.customers.fields import ATTRIBUTES, CHANNELS, consent_columns
 from apps.customers.models import Customer, CustomerImport
-
-# Fields a person or an API call may set directly (consent goes through _apply_consent).
-ATTRIBUTES = (
-    "source_id",
-    "name",
-    "email",
-    "phone",
-    "address_line_1",
-    "address_line_2",
-    "city",
-    "postal_code",
-    "state",
-    "country",
-    "birthdate",
-    "metadata",
-)
-CHANNELS = ("email", "sms")
 
 
 class CustomerError(DomainError):
@@ -46,22 +30,24 @@ class CustomerError(DomainError):
         self.field = field
 
 
-def _duplicate_source_id(source_id: str, holder: Customer) -> CustomerError:
-    return CustomerError(
-        f"Another customer ({holder}, #{holder.pk}) already has the source ID “{source_id}”; "
-        "source IDs are unique. Use another one or edit that customer.",
-        key="duplicate_source_id",
-        field="source_id",
-    )
+def _duplicate(field: str, sentence: str, holder: Customer | None = None) -> CustomerError:
+    """Another customer holds this unique value: the key and the form field to blame follow
+    from the field, and the sentence names the other customer when we know who it is."""
+    who = f"Another customer ({holder}, #{holder.pk})" if holder is not None else "Another customer"
+    return CustomerError(f"{who} {sentence}", key=f"duplicate_{field}", field=field)
 
 
-def _duplicate_email(email: str, holder: Customer) -> CustomerError:
-    return CustomerError(
-        f"Another customer ({holder}, #{holder.pk}) already uses {email}; an email address "
-        "belongs to one customer only. Use another address or edit that customer.",
-        key="duplicate_email",
-        field="email",
-    )
+# What the refusal says when we know which customer holds the value, per unique field.
+_TAKEN = {
+    "source_id": "already has the source ID “{value}”; source IDs are unique. "
+    "Use another one or edit that customer.",
+    "email": "already uses {value}; an email address belongs to one customer only. "
+    "Use another address or edit that customer.",
+}
+
+
+def _taken(field: str, value: str, holder: Customer) -> CustomerError:
+    return _duplicate(field, _TAKEN[field].format(value=value), holder)
 
 
 def check_unique(*, source_id: str | None, email: str | None, exclude_pk: int | None) -> None:
@@ -70,29 +56,21 @@ def check_unique(*, source_id: str | None, email: str | None, exclude_pk: int | 
     if source_id:
         holder = others.filter(source_id=source_id).first()
         if holder:
-            raise _duplicate_source_id(source_id, holder)
+            raise _taken("source_id", source_id, holder)
     if email:
         # Lower(email) = lower(value) is what the unique index holds, so this uses it.
         holder = others.alias(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
         if holder:
-            raise _duplicate_email(email, holder)
+            raise _taken("email", email, holder)
 
 
 def _integrity(exc: IntegrityError, values: dict[str, Any]) -> CustomerError:
     """Map a lost race on a unique constraint to the sentence the pre-check would have given."""
     text = str(exc)
     if "customer_email_unique_ci" in text:
-        return CustomerError(
-            f"Another customer already uses {values.get('email')}; use another address.",
-            key="duplicate_email",
-            field="email",
-        )
+        return _duplicate("email", f"already uses {values.get('email')}; use another address.")
     if "source_id" in text:
-        return CustomerError(
-            f"Another customer already has the source ID “{values.get('source_id')}”.",
-            key="duplicate_source_id",
-            field="source_id",
-        )
+        return _duplicate("source_id", f"already has the source ID “{values.get('source_id')}”.")
     raise exc
 
 
@@ -153,7 +131,7 @@ def customer_update(
         setattr(locked, name, values[name])
     for channel in CHANNELS:
         if _apply_consent(locked, channel, data.get(f"{channel}_consent"), consent_source):
-            changed += [f"{channel}_consent", f"{channel}_consent_source", f"{channel}_consent_at"]
+            changed += consent_columns(channel)
     if changed:
         try:
             with transaction.atomic():
@@ -197,7 +175,7 @@ def customer_upsert(*, data: dict[str, Any], source: str = "api") -> tuple[Custo
                 wanted = data.get("source_id")
                 if existing.source_id and wanted and existing.source_id != wanted:
                     # Found by email, but that person is known under another source ID.
-                    raise _duplicate_email(data.get("email") or "", existing)
+                    raise _taken("email", data.get("email") or "", existing)
                 changes = dict(data)
                 if "metadata" in changes:
                     changes["metadata"] = {**existing.metadata, **changes["metadata"]}

@@ -90,6 +90,36 @@ def _not_a_draft(distribution: Distribution, verb: str) -> DistributionError:
     )
 
 
+def _evaluate_if_never(distribution: Distribution) -> None:
+    """An active segment created inline in the wizard may not have been evaluated yet: its
+    membership table is empty until then, and the fan-out would find nobody."""
+    segment = distribution.segment
+    if segment is not None and segment.kind == "active" and segment.evaluated_at is None:
+        segment_evaluate(segment=segment)
+
+
+def _start(distribution: Distribution, verb: str, *, count_audience: bool) -> int | None:
+    """What launching and activating share: a complete draft (its inline segment evaluated, so
+    the audience is not empty by accident) goes live once and gets its message templates.
+    Returns the audience size stored on it (0 unless `count_audience`), or None when it had
+    already gone live (a double click: the first call did the rest). The caller checked the
+    kind."""
+    if distribution.status != Status.DRAFT:
+        distribution.refresh_from_db()
+        if distribution.launched_at:
+            return None
+        raise _not_a_draft(distribution, verb)
+    _require_complete(distribution, verb)
+    _evaluate_if_never(distribution)
+    size = audience_size(distribution) if count_audience else 0
+    if not _go_live(distribution, kind=distribution.kind, size=size):
+        if distribution.launched_at:  # the other click won
+            return None
+        raise _not_a_draft(distribution, verb)
+    templates_ensure(distribution)
+    return size
+
+
 @transaction.atomic
 def distribution_launch(*, distribution: Distribution, actor: Actor) -> Distribution:
     """Launch a manual draft: it goes live and the fan-out job (publish a code and queue the
@@ -99,19 +129,9 @@ def distribution_launch(*, distribution: Distribution, actor: Actor) -> Distribu
         raise DistributionError(
             "An automatic distribution is activated, not launched.", key="wrong_kind"
         )
-    if distribution.status != Status.DRAFT:
-        distribution.refresh_from_db()
-        if distribution.launched_at:
-            return distribution
-        raise _not_a_draft(distribution, "launched")
-    _require_complete(distribution, "launched")
-    _evaluate_if_never(distribution)
-    size = audience_size(distribution)
-    if not _go_live(distribution, kind=Kind.MANUAL, size=size):
-        if distribution.launched_at:  # the other click won: it enqueued the fan-out
-            return distribution
-        raise _not_a_draft(distribution, "launched")
-    templates_ensure(distribution)
+    size = _start(distribution, "launched", count_audience=True)
+    if size is None:  # launched before: that launch enqueued the fan-out
+        return distribution
     activity_log(
         distribution,
         "launched",
@@ -120,14 +140,6 @@ def distribution_launch(*, distribution: Distribution, actor: Actor) -> Distribu
     )
     enqueue_fanout(distribution.pk)
     return distribution
-
-
-def _evaluate_if_never(distribution: Distribution) -> None:
-    """An active segment created inline in the wizard may not have been evaluated yet: its
-    membership table is empty until then, and the fan-out would find nobody."""
-    segment = distribution.segment
-    if segment is not None and segment.kind == "active" and segment.evaluated_at is None:
-        segment_evaluate(segment=segment)
 
 
 @transaction.atomic
@@ -139,20 +151,10 @@ def distribution_activate(*, distribution: Distribution, actor: Actor) -> Distri
         raise DistributionError(
             "A manual distribution is launched, not activated.", key="wrong_kind"
         )
-    if distribution.status != Status.DRAFT:
-        distribution.refresh_from_db()
-        if distribution.launched_at:
-            return distribution
-        raise _not_a_draft(distribution, "activated")
-    _require_complete(distribution, "activated")
-    _evaluate_if_never(distribution)
     current = distribution.audience == Audience.SEGMENT and distribution.include_current_members
-    size = audience_size(distribution) if current else 0
-    if not _go_live(distribution, kind=Kind.AUTOMATIC, size=size):
-        if distribution.launched_at:
-            return distribution
-        raise _not_a_draft(distribution, "activated")
-    templates_ensure(distribution)
+    size = _start(distribution, "activated", count_audience=current)
+    if size is None:
+        return distribution
     if distribution.audience == Audience.SEGMENT:
         assert distribution.segment is not None  # _require_complete() checked it
         trigger = f"entering the segment “{distribution.segment.name}”"

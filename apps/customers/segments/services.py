@@ -186,36 +186,41 @@ def _require_static(segment: Segment) -> None:
         )
 
 
+def _change_members(segment: Segment, event_type: str, sql: str, *params: Any) -> int:
+    """Run one statement that adds or removes members of a static segment (its first
+    parameter the segment's id) RETURNING their customer ids, record `event_type` for each of
+    them and refresh the count: whoever changes the members also writes the events automatic
+    distributions react to. Returns how many changed."""
+    _require_static(segment)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [segment.pk, *params])
+        changed = [row[0] for row in cursor.fetchall()]
+    _record(segment, event_type, changed)
+    _recount(segment)
+    return len(changed)
+
+
+_ADD = (
+    f"INSERT INTO {_MEMBERS} (segment_id, customer_id, added_at) "  # noqa: S608
+    "SELECT %s, c.id, now() FROM customers_customer c WHERE c.id = ANY(%s) "
+    "ON CONFLICT (segment_id, customer_id) DO NOTHING RETURNING customer_id"
+)
+_REMOVE = (
+    f"DELETE FROM {_MEMBERS} WHERE segment_id = %s "  # noqa: S608
+    "AND customer_id = ANY(%s) RETURNING customer_id"
+)
+
+
 @transaction.atomic
 def segment_members_add(*, segment: Segment, customer_ids: list[int]) -> int:
     """Add customers to a static segment; returns how many were not members yet."""
-    _require_static(segment)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_MEMBERS} (segment_id, customer_id, added_at) "  # noqa: S608
-            "SELECT %s, c.id, now() FROM customers_customer c WHERE c.id = ANY(%s) "
-            "ON CONFLICT (segment_id, customer_id) DO NOTHING RETURNING customer_id",
-            [segment.pk, [int(i) for i in customer_ids]],
-        )
-        added = [row[0] for row in cursor.fetchall()]
-    _record(segment, "segment.entered", added)
-    _recount(segment)
-    return len(added)
+    return _change_members(segment, "segment.entered", _ADD, [int(i) for i in customer_ids])
 
 
 @transaction.atomic
 def segment_members_remove(*, segment: Segment, customer_ids: list[int]) -> int:
-    _require_static(segment)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {_MEMBERS} WHERE segment_id = %s "  # noqa: S608
-            "AND customer_id = ANY(%s) RETURNING customer_id",
-            [segment.pk, [int(i) for i in customer_ids]],
-        )
-        removed = [row[0] for row in cursor.fetchall()]
-    _record(segment, "segment.left", removed)
-    _recount(segment)
-    return len(removed)
+    """Remove customers from a static segment; returns how many were members."""
+    return _change_members(segment, "segment.left", _REMOVE, [int(i) for i in customer_ids])
 
 
 def parse_member_csv(content: bytes) -> list[str]:
@@ -254,29 +259,29 @@ def parse_member_csv(content: bytes) -> list[str]:
 def segment_members_upload(*, segment: Segment, content: bytes) -> UploadResult:
     """Add the customers named in a CSV (source id or email per line) to a static segment.
     Set-based: one INSERT … SELECT matches every value at once."""
-    _require_static(segment)
+    _require_static(segment)  # before reading the file: its problems would not matter
     values = parse_member_csv(content)
     lowered = [v.lower() for v in values]
+    added = _change_members(
+        segment,
+        "segment.entered",
+        f"INSERT INTO {_MEMBERS} (segment_id, customer_id, added_at) "  # noqa: S608
+        "SELECT %s, c.id, now() FROM customers_customer c "
+        "WHERE c.source_id = ANY(%s) OR lower(c.email) = ANY(%s) "
+        "ON CONFLICT (segment_id, customer_id) DO NOTHING RETURNING customer_id",
+        values,
+        lowered,
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_MEMBERS} (segment_id, customer_id, added_at) "  # noqa: S608
-            "SELECT %s, c.id, now() FROM customers_customer c "
-            "WHERE c.source_id = ANY(%s) OR lower(c.email) = ANY(%s) "
-            "ON CONFLICT (segment_id, customer_id) DO NOTHING RETURNING customer_id",
-            [segment.pk, values, lowered],
-        )
-        added = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             "SELECT v FROM unnest(%s::text[]) v WHERE NOT EXISTS (SELECT 1 FROM "
             "customers_customer c WHERE c.source_id = v OR lower(c.email) = lower(v))",
             [values],
         )
         unmatched = [row[0] for row in cursor.fetchall()]
-    _record(segment, "segment.entered", added)
-    _recount(segment)
     return UploadResult(
         values=len(values),
-        added=len(added),
+        added=added,
         unmatched=len(unmatched),
         unmatched_sample=unmatched[:10],
     )

@@ -27,8 +27,8 @@ from apps.customers.models import Event, EventConsumption
 from apps.distributions.models import Activity, Distribution, Recipient
 from apps.distributions.pipeline.activity import ACTIVATED
 from apps.distributions.pipeline.fanout import (
+    ServeTotals,
     locked_live,
-    pause_for,
     recipients_serve,
     templates_ensure,
 )
@@ -144,16 +144,9 @@ def _take_events(distribution: Distribution, limit: int) -> tuple[int, int]:
 
 
 @dataclass
-class ConsumeResult:
+class ConsumeResult(ServeTotals):
     events: int = 0
     recipients: int = 0
-    published: int = 0
-    queued: int = 0
-    paused: bool = False
-    stopped: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def distribution_consume(distribution_id: int, *, limit: int = EVENT_BATCH) -> ConsumeResult:
@@ -173,10 +166,7 @@ def distribution_consume(distribution_id: int, *, limit: int = EVENT_BATCH) -> C
             outcome = recipients_serve(distribution, limit=serve_limit)
             result.events += taken
             result.recipients += added
-            result.published += outcome.published
-            result.queued += outcome.queued
-            if pause_for(distribution, outcome):
-                result.paused = True
+            if result.add(distribution, outcome):
                 return result
         if taken < limit and outcome.picked < serve_limit:  # nothing more to take or serve
             return result

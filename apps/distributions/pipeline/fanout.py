@@ -265,17 +265,33 @@ def _resolves(distribution: Distribution) -> bool:
 
 
 @dataclass
-class FanoutResult:
-    batches: int = 0
+class ServeTotals:
+    """What a run of served batches added up to and how it ended (the fan-out and the
+    automatic consumption both serve recipients batch by batch); `as_dict` is its job's
+    result."""
+
     published: int = 0
     queued: int = 0
-    messaged: int = 0
     paused: bool = False
-    completed: bool = False
-    stopped: bool = False  # not live (paused, archived, …) or max_batches reached
+    stopped: bool = False  # not live (paused, archived, …), or a limit reached
+
+    def add(self, distribution: Distribution, outcome: BatchOutcome) -> bool:
+        """Count a served batch, then pause the distribution if the batch calls for it
+        (`pause_for`); True when paused, and the run stops."""
+        self.published += outcome.published
+        self.queued += outcome.queued
+        self.paused = pause_for(distribution, outcome)
+        return self.paused
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class FanoutResult(ServeTotals):
+    batches: int = 0
+    messaged: int = 0
+    completed: bool = False
 
 
 def fanout_run(
@@ -307,11 +323,8 @@ def fanout_run(
                 result.completed = _complete(distribution)
                 return result
             result.batches += 1
-            result.published += outcome.published
-            result.queued += outcome.queued
             result.messaged += outcome.messaged
-            if pause_for(distribution, outcome):
-                result.paused = True
+            if result.add(distribution, outcome):
                 return result
 
 
