@@ -68,3 +68,11 @@ def search_path_checked(current: str) -> None:
     wanted = tenant_connection._get_cursor_search_paths()
     if current == ", ".join(wanted):
         tenant_connection.search_path_set_schemas = wanted
+
+
+def execute(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> int:
+    """Run one set-based statement (UPDATE … FROM, INSERT … SELECT) on Django's connection, in
+    the caller's transaction and schema; returns how many rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.customers.fields import consent_columns
+
 # Which customer field holds the address, and which consent a channel needs.
 ADDRESS_FIELD = {"email": "email", "sms": "phone", "mailchimp": "email", "intercom": "email"}
-CONSENT_FIELD = {
-    "email": "email_consent",
-    "sms": "sms_consent",
-    "mailchimp": "email_consent",
-    "intercom": "email_consent",
-}
+# Which of the customer's consents (apps.customers.fields.CHANNELS) a channel needs.
+CONSENT_CHANNEL = {"email": "email", "sms": "sms", "mailchimp": "email", "intercom": "email"}
+CONSENT_FIELD = {channel: consent_columns(of)[0] for channel, of in CONSENT_CHANNEL.items()}
 SKIP_REASONS = {
     "no_consent": "The customer has not agreed to (or opted out of) messages on this channel.",
     "no_address": "The customer has no address for this channel.",

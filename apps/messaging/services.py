@@ -19,13 +19,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.customers.events import event_record
+from apps.customers.fields import consent_columns
 from apps.customers.models import Customer
 from apps.messaging.adapters import adapter_for
 from apps.messaging.adapters.base import ChannelError
 from apps.messaging.crypto import SecretsUnreadable, decrypt_secrets, encrypt_secrets, hint
 from apps.messaging.models import Channel, ChannelAccount, OutboxMessage
 from apps.messaging.queue import outbox_kick
-from apps.messaging.rules import ADDRESS_FIELD, SKIP_REASONS, skip_reason
+from apps.messaging.rules import ADDRESS_FIELD, CONSENT_CHANNEL, SKIP_REASONS, skip_reason
 
 logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -131,11 +132,6 @@ def outbox_provider_status(
 # --- Consent ------------------------------------------------------------------------------
 
 
-def _consent_fields(channel: str) -> tuple[str, str, str]:
-    base = "sms" if channel == "sms" else "email"
-    return f"{base}_consent", f"{base}_consent_source", f"{base}_consent_at"
-
-
 @transaction.atomic
 def customer_opt_out(*, customer: Customer, channel: str, source: str) -> bool:
     """Withdraw the customer's consent for `channel` ("email" or "sms"), record a
@@ -163,7 +159,7 @@ def _consent_set(customer: Customer, channel: str, source: str, *, given: bool) 
     """Set the customer's consent for `channel` to `given` with its source and time, and record
     `customer.subscribed` / `customer.unsubscribed`, only when it changes: a repeated opt-out
     or opt-in (a second STOP, a replayed webhook) records nothing. Returns whether it changed."""
-    consent, consent_source, consent_at = _consent_fields(channel)
+    consent, consent_source, consent_at = consent_columns(CONSENT_CHANNEL[channel])
     changed = Customer.objects.filter(pk=customer.pk, **{consent: not given}).update(
         **{consent: given, consent_source: source[:60], consent_at: timezone.now()}
     )

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.campaigns.models import Voucher
+from apps.core.sql import execute
 from apps.customers.models import Publication
 from apps.customers.publications import PublicationError, vouchers_publish_bulk
 from apps.distributions.models import Activity, Distribution, Recipient
@@ -195,17 +196,15 @@ def recipients_serve(distribution: Distribution, *, limit: int = BATCH_SIZE) -> 
         outcome.queued += outbox_insert_select(
             template=template, source_sql=source, params=params, distribution_id=distribution.pk
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_RECIPIENTS} r SET status = 'messaged', messaged_at = now(), "  # noqa: S608 - model table names
-            "publication_id = p.id, voucher_id = p.voucher_id "
-            f"FROM {_PUBLICATIONS} p "
-            "WHERE r.distribution_id = %(fan_distribution_id)s "
-            "AND r.customer_id = ANY(%(fan_ids)s::bigint[]) AND r.status <> 'messaged' "
-            "AND p.distribution_id = %(fan_distribution_id)s AND p.customer_id = r.customer_id",
-            params,
-        )
-        outcome.messaged = cursor.rowcount
+    outcome.messaged = execute(
+        f"UPDATE {_RECIPIENTS} r SET status = 'messaged', messaged_at = now(), "  # noqa: S608 - model table names
+        "publication_id = p.id, voucher_id = p.voucher_id "
+        f"FROM {_PUBLICATIONS} p "
+        "WHERE r.distribution_id = %(fan_distribution_id)s "
+        "AND r.customer_id = ANY(%(fan_ids)s::bigint[]) AND r.status <> 'messaged' "
+        "AND p.distribution_id = %(fan_distribution_id)s AND p.customer_id = r.customer_id",
+        params,
+    )
     return outcome
 
 

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.campaigns.models import Voucher
+from apps.core.sql import execute
 from apps.distributions.models import Distribution, Recipient
 from apps.distributions.pipeline.activity import activity_log
 from apps.distributions.pipeline.fanout import message_templates, templates_ensure
@@ -39,16 +40,14 @@ ACTIVE = [Distribution.Status.LIVE, Distribution.Status.PAUSED, Distribution.Sta
 
 def reminders_cancel_redeemed() -> int:
     """Skip queued reminders whose code has been redeemed since (one UPDATE)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_OUTBOX} o SET status = 'skipped', error_key = 'redeemed', "  # noqa: S608 - model table names
-            "last_error = %s, updated_at = now() "
-            f"FROM {_VOUCHERS} v "
-            "WHERE o.reminder_index > 0 AND o.status = 'pending' AND o.distribution_id IS NOT NULL "
-            "AND v.id = o.voucher_id AND v.redeemed_quantity > 0",
-            [REDEEMED_REASON],
-        )
-        return cursor.rowcount
+    return execute(
+        f"UPDATE {_OUTBOX} o SET status = 'skipped', error_key = 'redeemed', "  # noqa: S608 - model table names
+        "last_error = %s, updated_at = now() "
+        f"FROM {_VOUCHERS} v "
+        "WHERE o.reminder_index > 0 AND o.status = 'pending' AND o.distribution_id IS NOT NULL "
+        "AND v.id = o.voucher_id AND v.redeemed_quantity > 0",
+        [REDEEMED_REASON],
+    )
 
 
 def _due_recipients(distribution: Distribution, index: int, days: int) -> list[int]:
