@@ -32,8 +32,10 @@ from apps.brand.services import allocation_create, program_create, program_updat
 from apps.campaigns.codegen import CodeFormat, CodeFormatError, sample_codes
 from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
+from apps.core.htmx import render_form
 from apps.core.models import JobRun
 from apps.core.permissions import capability
+from apps.core.refusals import refusal_on_form
 from apps.tenancy.models import Partner
 from apps.tenancy.services import partner_create
 
@@ -126,17 +128,11 @@ def partner_list(request: HttpRequest) -> HttpResponse:
 def partner_create_view(request: HttpRequest) -> HttpResponse:
     form = PartnerCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form, ValidationError):
             partner, job_run = partner_create(actor=request_actor(request), **form.cleaned_data)
-        except ValidationError as exc:
-            for field, problems in exc.message_dict.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
-        else:
             messages.info(request, f"Creating {partner.name}… this takes a few seconds.")
             return redirect("brand:partner_detail", partner_slug=partner.slug)
-    status = 400 if form.errors else 200
-    return render(request, "brand/partner_form.html", {"form": form}, status=status)
+    return render_form(request, "brand/partner_form.html", form)
 
 
 @capability(perms.BRAND_VIEW)
@@ -204,12 +200,8 @@ def program_create_view(request: HttpRequest) -> HttpResponse:
         program = program_create(actor=request_actor(request), terms=form.cleaned_data)
         messages.success(request, f"Program {program.name} created. Allocate codes to a partner.")
         return redirect("brand:program_detail", program_id=program.pk)
-    return render(
-        request,
-        "brand/program_form.html",
-        {"form": form, "program": None, "preview": _form_preview(form), "live": True},
-        status=400 if form.errors else 200,
-    )
+    context = {"program": None, "preview": _form_preview(form), "live": True}
+    return render_form(request, "brand/program_form.html", form, context)
 
 
 @capability(perms.BRAND_MANAGE)
@@ -222,12 +214,8 @@ def program_edit(request: HttpRequest, program_id: int) -> HttpResponse:
         messages.success(request, f"Program {program.name} saved.")
         return redirect("brand:program_detail", program_id=program.pk)
     preview = _preview(program.code_format()) if locked else _form_preview(form)
-    return render(
-        request,
-        "brand/program_form.html",
-        {"form": form, "program": program, "preview": preview, "live": not locked},
-        status=400 if form.errors else 200,
-    )
+    context = {"program": program, "preview": preview, "live": not locked}
+    return render_form(request, "brand/program_form.html", form, context)
 
 
 @capability(perms.BRAND_MANAGE)
@@ -296,9 +284,7 @@ def allocation_create_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.info(request, f"Generating {allocation.quantity:,} codes…")
             return redirect("brand:allocation_detail", allocation_id=allocation.pk)
-    return render(
-        request, "brand/allocation_form.html", {"form": form}, status=400 if form.errors else 200
-    )
+    return render_form(request, "brand/allocation_form.html", form)
 
 
 @capability(perms.BRAND_VIEW)

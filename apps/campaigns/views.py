@@ -26,7 +26,7 @@ from apps.campaigns.selectors import (
     voucher_list,
 )
 from apps.core.csv import streamed_csv
-from apps.core.htmx import render_page
+from apps.core.htmx import is_fragment, render_form, render_page
 from apps.core.permissions import capability
 
 
@@ -53,9 +53,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
-    is_fragment = bool(getattr(request, "htmx", False)) and not request.htmx.boosted  # type: ignore[attr-defined]
     # The counts cost a pass over the pool; the table fragment does not show them.
-    counts = None if is_fragment else campaign_counts(campaign=campaign)
+    counts = None if is_fragment(request) else campaign_counts(campaign=campaign)
     matching = None
     if counts is not None and not filters["q"] and filters["status"] != "published":
         # "published" in the filter means published and not redeemed yet, which no headline
@@ -105,10 +104,7 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign_update(campaign=campaign, changes=form.cleaned_data)
         messages.success(request, f"Saved “{campaign.name}”.")
         return redirect("campaigns:detail", campaign_id=campaign.pk)
-    status = 400 if form.errors else 200
-    return render_page(
-        request, "campaigns/edit.html", {"campaign": campaign, "form": form}, status=status
-    )
+    return render_form(request, "campaigns/edit.html", form, {"campaign": campaign})
 
 
 def campaign_update(*, campaign: Campaign, changes: dict[str, Any]) -> None:

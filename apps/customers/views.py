@@ -15,9 +15,9 @@ from django.utils.text import slugify
 from apps.accounts import permissions as perms
 from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
-from apps.core.errors import DomainError
-from apps.core.htmx import render_page
+from apps.core.htmx import render_form, render_page
 from apps.core.permissions import capability
+from apps.core.refusals import refusal_as_message, refusal_on_form
 from apps.customers.forms import (
     CustomerFilterForm,
     CustomerForm,
@@ -82,40 +82,27 @@ def customer_export(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _form_errors(form: CustomerForm, exc: CustomerError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @capability(perms.AUDIENCE_MANAGE)
-def customer_create_view(request: HttpRequest) -> HttpResponse:
-    form = CustomerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            customer = customer_create(data=form.data_for_service())
-        except CustomerError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, f"Added {customer}.")
-            return redirect("customers:detail", customer_id=customer.pk)
-    status = 400 if form.errors else 200
-    return render_page(request, "customers/form.html", {"form": form}, status=status)
-
-
-@capability(perms.AUDIENCE_MANAGE)
-def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = get_object_or_404(Customer, pk=customer_id)
+def customer_edit(request: HttpRequest, customer_id: int | None = None) -> HttpResponse:
+    """Edit a customer, or add one when the URL names none: one form with one error mapping,
+    only the service differs."""
+    customer = get_object_or_404(Customer, pk=customer_id) if customer_id is not None else None
     form = CustomerForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
-        try:
-            customer_update(customer=customer, data=form.data_for_service())
-        except CustomerError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, f"Saved {customer}.")
+        with refusal_on_form(form, CustomerError):
+            if customer is None:
+                customer = customer_create(data=form.data_for_service())
+                done = "Added"
+            else:
+                customer_update(customer=customer, data=form.data_for_service())
+                done = "Saved"
+            messages.success(request, f"{done} {customer}.")
             return redirect("customers:detail", customer_id=customer.pk)
-    status = 400 if form.errors else 200
-    context = {"form": form, "customer": customer}
-    return render_page(request, "customers/form.html", context, status=status)
+    return render_form(request, "customers/form.html", form, {"customer": customer})
+
+
+# The URLs keep the two pages apart (customers:create and customers:edit).
+customer_create_view = customer_edit
 
 
 @capability(perms.AUDIENCE_VIEW)
@@ -151,8 +138,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
             created_by=request_actor(request),
         )
         return redirect("customers:import_mapping", import_id=customer_import.pk)
-    status = 400 if form.errors else 200
-    return render_page(request, "customers/import_form.html", {"form": form}, status=status)
+    return render_form(request, "customers/import_form.html", form)
 
 
 @capability(perms.AUDIENCE_MANAGE)
@@ -169,23 +155,16 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
         request.POST or None, columns=columns, initial_mapping=customer_import.mapping
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_as_message(request, level=messages.INFO):
             customer_import_start(
                 customer_import=customer_import,
                 mapping=form.cleaned_data["mapping"],
                 match_on=form.cleaned_data["match_on"],
                 actor=request_actor(request),
             )
-        except DomainError as exc:
-            messages.info(request, exc.message)
         return redirect("customers:import_detail", import_id=customer_import.pk)
-    status = 400 if form.errors else 200
-    context = {
-        "customer_import": customer_import,
-        "form": form,
-        "preview": _preview(customer_import),
-    }
-    return render_page(request, "customers/import_mapping.html", context, status=status)
+    context = {"customer_import": customer_import, "preview": _preview(customer_import)}
+    return render_form(request, "customers/import_mapping.html", form, context)
 
 
 def _preview(customer_import: CustomerImport, rows: int = 3) -> list[list[str]]:

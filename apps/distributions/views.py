@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts import permissions as perms
 from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
-from apps.core.errors import DomainError
 from apps.core.htmx import render_page
-from apps.core.permissions import capability
+from apps.core.permissions import View, capability
+from apps.core.refusals import refusal_as_message
 from apps.distributions import selectors, services
 from apps.distributions.models import Distribution
 
@@ -196,73 +196,49 @@ def distribution_metrics_view(request: HttpRequest, distribution_id: int) -> Htt
 # --- Actions -------------------------------------------------------------------------------
 
 
-def _act(
-    request: HttpRequest,
-    distribution_id: int,
-    action: Callable[..., object],
-    done: str,
-) -> HttpResponse:
-    distribution = get_object_or_404(Distribution, pk=distribution_id)
-    try:
-        action(distribution=distribution, actor=request_actor(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done.format(name=distribution.name))
-    return redirect("distributions:detail", distribution_id=distribution.pk)
+def _action_view(action: Callable[..., object], done: str) -> View:
+    """A button on a distribution's page that calls one service (pause, resume, archive) and
+    comes back to the page, with `done` (its `{name}` filled in) or the service's refusal."""
+
+    @capability(perms.DISTRIBUTIONS_MANAGE)
+    @require_POST
+    def view(request: HttpRequest, distribution_id: int) -> HttpResponse:
+        distribution = get_object_or_404(Distribution, pk=distribution_id)
+        with refusal_as_message(request):
+            action(distribution=distribution, actor=request_actor(request))
+            messages.success(request, done.format(name=distribution.name))
+        return redirect("distributions:detail", distribution_id=distribution.pk)
+
+    # Named after its service, so tracebacks and the URL resolver tell the three apart.
+    view.__name__ = view.__qualname__ = f"{getattr(action, '__name__', 'action')}_view"
+    return view
 
 
-@capability(perms.DISTRIBUTIONS_MANAGE)
-@require_POST
-def distribution_pause_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
-    return _act(
-        request,
-        distribution_id,
-        services.distribution_pause,
-        "Paused “{name}”: nothing more is published or sent until you resume it.",
-    )
-
-
-@capability(perms.DISTRIBUTIONS_MANAGE)
-@require_POST
-def distribution_resume_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
-    return _act(
-        request,
-        distribution_id,
-        services.distribution_resume,
-        "Resumed “{name}”.",
-    )
-
-
-@capability(perms.DISTRIBUTIONS_MANAGE)
-@require_POST
-def distribution_archive_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
-    return _act(
-        request,
-        distribution_id,
-        services.distribution_archive,
-        "Archived “{name}”: it sends nothing more; its numbers stay here.",
-    )
+distribution_pause_view = _action_view(
+    services.distribution_pause,
+    "Paused “{name}”: nothing more is published or sent until you resume it.",
+)
+distribution_resume_view = _action_view(services.distribution_resume, "Resumed “{name}”.")
+distribution_archive_view = _action_view(
+    services.distribution_archive,
+    "Archived “{name}”: it sends nothing more; its numbers stay here.",
+)
 
 
 @capability(perms.DISTRIBUTIONS_MANAGE)
 @require_POST
 def distribution_duplicate_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
     distribution = get_object_or_404(Distribution, pk=distribution_id)
-    try:
+    with refusal_as_message(request):
         copy = services.distribution_duplicate(
             distribution=distribution, actor=request_actor(request)
         )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("distributions:detail", distribution_id=distribution.pk)
-    messages.success(request, f"Created the draft “{copy.name}”; check each step, then launch.")
-    return redirect(
-        reverse(
-            "distributions:wizard",
-            kwargs={"distribution_id": copy.pk, "step": selectors.wizard_step(copy)},
+        messages.success(request, f"Created the draft “{copy.name}”; check each step, then launch.")
+        step = selectors.wizard_step(copy)
+        return redirect(
+            reverse("distributions:wizard", kwargs={"distribution_id": copy.pk, "step": step})
         )
-    )
+    return redirect("distributions:detail", distribution_id=distribution.pk)
 
 
 @capability(perms.DISTRIBUTIONS_MANAGE)
@@ -270,13 +246,11 @@ def distribution_duplicate_view(request: HttpRequest, distribution_id: int) -> H
 def distribution_delete_view(request: HttpRequest, distribution_id: int) -> HttpResponse:
     """Only a draft can be deleted: a launched distribution keeps its history (archive it)."""
     distribution = get_object_or_404(Distribution, pk=distribution_id)
-    try:
+    with refusal_as_message(request):
         _draft_delete(distribution=distribution)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("distributions:detail", distribution_id=distribution.pk)
-    messages.success(request, f"Deleted the draft “{distribution.name}”.")
-    return redirect("distributions:list")
+        messages.success(request, f"Deleted the draft “{distribution.name}”.")
+        return redirect("distributions:list")
+    return redirect("distributions:detail", distribution_id=distribution.pk)
 
 
 @transaction.atomic

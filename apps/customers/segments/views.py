@@ -23,6 +23,7 @@ from apps.accounts import permissions as perms
 from apps.core.htmx import render_page
 from apps.core.jobs import enqueue
 from apps.core.permissions import capability
+from apps.core.refusals import refusal_as_message
 from apps.customers.models import Customer, Segment
 from apps.customers.segments.filters import FilterError, describe, segment_count, segment_sample
 from apps.customers.segments.forms import (
@@ -279,10 +280,8 @@ def segment_evaluate_view(request: HttpRequest, segment_id: int) -> HttpResponse
 @require_POST
 def segment_delete_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=segment_id)
-    try:
+    with refusal_as_message(request, SegmentError):
         segment_delete(segment=segment)
-    except SegmentError as exc:
-        messages.error(request, exc.message)
-        return redirect("segments:detail", segment_id=segment.pk)
-    messages.success(request, f"Deleted the segment “{segment.name}”.")
-    return redirect("segments:list")
+        messages.success(request, f"Deleted the segment “{segment.name}”.")
+        return redirect("segments:list")
+    return redirect("segments:detail", segment_id=segment.pk)

@@ -15,19 +15,18 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from apps.accounts import permissions as perms
 from apps.campaigns.models import Campaign
 from apps.campaigns.selectors import pool_status, publishable_campaigns
-from apps.core.permissions import capability
+from apps.core.refusals import refusal_on_form
 from apps.customers.models import Customer, Segment
 from apps.customers.segments.filters import FilterError, segment_count
 from apps.customers.segments.forms import FIELD_GROUPS, Builder, campaign_choices
 from apps.customers.segments.services import SegmentError, segment_create
 from apps.distributions.models import Distribution
 from apps.distributions.wizard import drafts
-from apps.distributions.wizard.base import MANAGE, TEMPLATE_DIR, advance, draft_or_redirect, page
+from apps.distributions.wizard.base import TEMPLATE_DIR, advance, draft_view, page
 from apps.distributions.wizard.drafts import DraftError
 from apps.distributions.wizard.forms import AudienceForm, CampaignForm
 
@@ -211,13 +210,9 @@ def step_audience(request: HttpRequest, d: Distribution) -> HttpResponse:
     return page(request, d, 6, _audience_context(request, d, form, query), errors=True)
 
 
-@capability(MANAGE)
-@require_GET
-def wizard_audience_count(request: HttpRequest, distribution_id: int) -> HttpResponse:
+@draft_view("GET")
+def wizard_audience_count(request: HttpRequest, distribution: Distribution) -> HttpResponse:
     """The audience size for the choice on step 6, before it is saved."""
-    distribution, refusal = draft_or_redirect(request, distribution_id)
-    if refusal:
-        return refusal
     audience = request.GET.get("audience", "")
     segment_id = request.GET.get("segment", "")
     segment = Segment.objects.filter(pk=segment_id).first() if segment_id.isdigit() else None
@@ -245,11 +240,8 @@ def _pool_context(d: Distribution, campaign: Campaign | None) -> dict[str, Any]:
 def step_campaign(request: HttpRequest, d: Distribution) -> HttpResponse:
     form = CampaignForm(request.POST or None, initial={"campaign": d.campaign_id})
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form, DraftError, field="campaign"):
             drafts.draft_set_campaign(distribution=d, campaign=form.cleaned_data["campaign"])
-        except DraftError as exc:
-            form.add_error("campaign", exc.message)
-        else:
             return advance(request, d, 7)
     chosen = None
     if request.method == "POST" and form.is_valid():
@@ -260,13 +252,9 @@ def step_campaign(request: HttpRequest, d: Distribution) -> HttpResponse:
     return page(request, d, 7, context, errors=bool(form.errors))
 
 
-@capability(MANAGE)
-@require_GET
-def wizard_pool(request: HttpRequest, distribution_id: int) -> HttpResponse:
+@draft_view("GET")
+def wizard_pool(request: HttpRequest, distribution: Distribution) -> HttpResponse:
     """Codes left in the campaign chosen on step 7, against the audience size."""
-    distribution, refusal = draft_or_redirect(request, distribution_id)
-    if refusal:
-        return refusal
     campaign_id = request.GET.get("campaign", "")
     campaign = (
         publishable_campaigns().filter(pk=campaign_id).first() if campaign_id.isdigit() else None

@@ -5,15 +5,19 @@ wizard_messages.py (4-5) and wizard_audience.py (6-7)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from apps.accounts import permissions as perms
 from apps.core.htmx import render_page
+from apps.core.permissions import View, capability
 from apps.distributions.completeness import (
     CHANNEL_LABELS,
     LAST_STEP,
@@ -69,6 +73,28 @@ def draft_or_redirect(
         )
         return distribution, to_detail(request, distribution, message)
     return distribution, None
+
+
+def draft_view(
+    method: str,
+) -> Callable[[Callable[[HttpRequest, Distribution], HttpResponse]], View]:
+    """A wizard page or fragment of one draft, by its id in the URL, answering only `method`:
+    the wizard's capability is checked first, and a distribution launched meanwhile is sent to
+    its page, so the view only ever gets a draft."""
+
+    def decorator(view: Callable[[HttpRequest, Distribution], HttpResponse]) -> View:
+        @capability(MANAGE)
+        @require_http_methods([method])
+        @wraps(view)
+        def wrapped(request: HttpRequest, distribution_id: int) -> HttpResponse:
+            distribution, refusal = draft_or_redirect(request, distribution_id)
+            if refusal:
+                return refusal
+            return view(request, distribution)
+
+        return wrapped
+
+    return decorator
 
 
 def gate(request: HttpRequest, distribution: Distribution, step: int) -> HttpResponse | None:

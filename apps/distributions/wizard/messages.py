@@ -11,14 +11,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_POST
 
-from apps.core.permissions import capability
 from apps.distributions.completeness import CHANNEL_LABELS
 from apps.distributions.models import CHANNELS, MAX_REMINDERS, Distribution
 from apps.distributions.pipeline.audience import REMINDER_CHANNELS
 from apps.distributions.wizard import drafts
-from apps.distributions.wizard.base import MANAGE, TEMPLATE_DIR, advance, draft_or_redirect, page
+from apps.distributions.wizard.base import TEMPLATE_DIR, advance, draft_view, page
 from apps.distributions.wizard.drafts import DraftError
 from apps.distributions.wizard.forms import ReminderDaysForm, content_form, unescape_merge_tags
 from apps.messaging.sanitize import sanitize_template
@@ -96,14 +94,10 @@ def step_message(request: HttpRequest, d: Distribution) -> HttpResponse:
     return page(request, d, 4, _message_context(panels), errors=errors)
 
 
-@capability(MANAGE)
-@require_POST
-def wizard_preview(request: HttpRequest, distribution_id: int) -> HttpResponse:
+@draft_view("POST")
+def wizard_preview(request: HttpRequest, distribution: Distribution) -> HttpResponse:
     """The live preview of one channel's message for a sample customer (email: subject and
     the HTML in a sandboxed frame; SMS and Intercom: the text and its length)."""
-    distribution, refusal = draft_or_redirect(request, distribution_id)
-    if refusal:
-        return refusal
     prefix = request.POST.get("prefix", "")
     channel = prefix.rsplit("-", 1)[-1] if prefix else ""
     if channel not in CHANNELS:

@@ -21,11 +21,12 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from apps.accounts.actors import request_actor
 from apps.campaigns.selectors import pool_status
 from apps.core.permissions import capability
+from apps.core.refusals import refusal_on_form
 from apps.distributions import services
 from apps.distributions.completeness import (
     CHANNEL_LABELS,
@@ -42,6 +43,7 @@ from apps.distributions.wizard.base import (
     advance,
     detail_url,
     draft_or_redirect,
+    draft_view,
     gate,
     indicator,
     page,
@@ -91,11 +93,8 @@ def _step_name(request: HttpRequest, d: Distribution) -> HttpResponse:
     initial = {"name": d.name} if d.step >= 2 else {}
     form = NameForm(request.POST or None, initial=initial, distribution=d)
     if request.method == "POST" and form.is_valid():
-        try:
+        with refusal_on_form(form, DraftError, field="name"):
             drafts.draft_set_name(distribution=d, name=form.cleaned_data["name"])
-        except DraftError as exc:
-            form.add_error("name", exc.message)
-        else:
             return advance(request, d, 2)
     return page(request, d, 2, {"form": form}, errors=bool(form.errors))
 
@@ -227,12 +226,8 @@ def _review_context(d: Distribution) -> dict[str, Any]:
     }
 
 
-@capability(MANAGE)
-@require_GET
-def wizard_review(request: HttpRequest, distribution_id: int) -> HttpResponse:
-    distribution, refusal = draft_or_redirect(request, distribution_id)
-    if refusal:
-        return refusal
+@draft_view("GET")
+def wizard_review(request: HttpRequest, distribution: Distribution) -> HttpResponse:
     return render(request, f"{TEMPLATE_DIR}/review.html", _review_context(distribution))
 
 

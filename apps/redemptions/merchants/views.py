@@ -6,6 +6,7 @@ never stored anywhere readable (not even in the session), so it cannot be shown 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,8 +22,9 @@ from apps.accounts.apikeys import IssuedKey, api_key_revoke
 from apps.accounts.models import ApiKey
 from apps.campaigns.selectors import keyset_page
 from apps.core.csv import streamed_csv
-from apps.core.htmx import render_page
+from apps.core.htmx import is_fragment, render_form, render_page
 from apps.core.permissions import capability
+from apps.core.refusals import refusal_as_message, refusal_on_form
 from apps.redemptions.merchants import selectors
 from apps.redemptions.merchants.forms import (
     ApiKeyForm,
@@ -45,10 +47,6 @@ def _site(request: HttpRequest) -> SiteInfo:
     return SiteInfo(domain=request.get_host(), use_https=request.is_secure())
 
 
-def _form_error(form: Any, exc: MerchantError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 def _no_store(response: HttpResponse) -> HttpResponse:
     # Pages that may carry a fresh token must not be kept by the browser or a proxy.
     response["Cache-Control"] = "no-store"
@@ -67,7 +65,7 @@ def merchant_create_view(request: HttpRequest) -> HttpResponse:
     form = MerchantCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refusal_on_form(form, MerchantError):
             merchant = merchant_create(
                 partner=request.tenant,  # type: ignore[attr-defined]
                 name=data["name"],
@@ -77,13 +75,9 @@ def merchant_create_view(request: HttpRequest) -> HttpResponse:
                 site=_site(request),
                 actor=request_actor(request),
             )
-        except MerchantError as exc:
-            _form_error(form, exc)
-        else:
             messages.success(request, f"Created the merchant “{merchant.name}”.")
             return redirect("merchants:detail", merchant_id=merchant.pk)
-    status = 400 if form.errors else 200
-    return render_page(request, "merchants/form.html", {"form": form}, status=status)
+    return render_form(request, "merchants/form.html", form)
 
 
 def _attempt_rows(attempts: Any) -> list[tuple[Any, str, str]]:
@@ -124,7 +118,7 @@ def merchant_edit(request: HttpRequest, merchant_id: int) -> HttpResponse:
     form = MerchantEditForm(request.POST or None, initial=initial, merchant=merchant)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with refusal_on_form(form, MerchantError):
             merchant_update(
                 merchant=merchant,
                 name=data["name"],
@@ -132,30 +126,21 @@ def merchant_edit(request: HttpRequest, merchant_id: int) -> HttpResponse:
                 is_active=data["is_active"],
                 campaigns=None if merchant.user_id is None else data["campaigns"],
             )
-        except MerchantError as exc:
-            _form_error(form, exc)
-        else:
             messages.success(request, f"Saved “{merchant.name}”.")
             return redirect("merchants:detail", merchant_id=merchant.pk)
-    status = 400 if form.errors else 200
-    return render_page(
-        request, "merchants/form.html", {"form": form, "merchant": merchant}, status=status
-    )
+    return render_form(request, "merchants/form.html", form, {"merchant": merchant})
 
 
 @capability(perms.MERCHANTS_MANAGE)
 @require_POST
 def merchant_invite(request: HttpRequest, merchant_id: int) -> HttpResponse:
     merchant = get_object_or_404(Merchant.objects.select_related("user"), pk=merchant_id)
-    try:
+    with refusal_as_message(request, MerchantError, level=messages.WARNING):
         merchant_invite_resend(
             merchant=merchant,
             partner=request.tenant,  # type: ignore[attr-defined]
             site=_site(request),
         )
-    except MerchantError as exc:
-        messages.warning(request, exc.message)
-    else:
         messages.success(request, f"Sent a new password link to {merchant.user.email}.")  # type: ignore[union-attr]
     return redirect("merchants:detail", merchant_id=merchant.pk)
 
@@ -164,6 +149,20 @@ def merchant_invite(request: HttpRequest, merchant_id: int) -> HttpResponse:
 @require_POST
 def merchant_key_create(request: HttpRequest, merchant_id: int) -> HttpResponse:
     merchant = get_object_or_404(Merchant.objects.select_related("user"), pk=merchant_id)
+    return _key_issue_page(
+        request, merchant, "merchants/detail.html", lambda: _detail_context(request, merchant)
+    )
+
+
+def _key_issue_page(
+    request: HttpRequest,
+    merchant: Merchant | None,
+    template: str,
+    page_context: Callable[[], dict[str, Any]],
+) -> HttpResponse:
+    """Issue a key (a merchant's, or the partner's own when `merchant` is None) from the posted
+    form and answer with the page that lists keys, showing the token this once. The page's
+    context is built after the key exists, so the new key is in its list."""
     form = ApiKeyForm(request.POST)
     issued: IssuedKey | None = None
     if form.is_valid():
@@ -173,12 +172,10 @@ def merchant_key_create(request: HttpRequest, merchant_id: int) -> HttpResponse:
             name=form.cleaned_data["name"],
             actor=request_actor(request),
         )
-    context = {**_detail_context(request, merchant), "issued": issued}
+    context = {**page_context(), "issued": issued}
     if not form.is_valid():
         context["key_form"] = form
-    return _no_store(
-        render_page(request, "merchants/detail.html", context, status=200 if issued else 400)
-    )
+    return _no_store(render_page(request, template, context, status=200 if issued else 400))
 
 
 def _partner_key(request: HttpRequest, key_id: int, **scope: Any) -> ApiKey:
@@ -218,21 +215,7 @@ def partner_keys_view(request: HttpRequest) -> HttpResponse:
 @capability(perms.MERCHANTS_MANAGE)
 @require_POST
 def partner_key_create(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST)
-    issued: IssuedKey | None = None
-    if form.is_valid():
-        issued = merchant_key_issue(
-            partner=request.tenant,  # type: ignore[attr-defined]
-            merchant=None,
-            name=form.cleaned_data["name"],
-            actor=request_actor(request),
-        )
-    context = {**_keys_context(request), "issued": issued}
-    if not form.is_valid():
-        context["key_form"] = form
-    return _no_store(
-        render_page(request, "merchants/keys.html", context, status=200 if issued else 400)
-    )
+    return _key_issue_page(request, None, "merchants/keys.html", lambda: _keys_context(request))
 
 
 @capability(perms.MERCHANTS_MANAGE)
@@ -256,7 +239,7 @@ def redemption_numbers(request: HttpRequest) -> HttpResponse:
         before=request.GET.get("before"),
         newest_first=True,
     )
-    rows, total = selectors.numbers_by_merchant() if not _is_fragment(request) else ([], None)
+    rows, total = selectors.numbers_by_merchant() if not is_fragment(request) else ([], None)
     query = urlencode(
         {
             name: value
@@ -278,11 +261,6 @@ def redemption_numbers(request: HttpRequest) -> HttpResponse:
         "attempts": _attempt_rows(page.items),
     }
     return render_page(request, "merchants/redemptions.html", context, fragment="attempts")
-
-
-def _is_fragment(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted  # type: ignore[union-attr]
 
 
 @capability(perms.REDEMPTIONS_VIEW)
