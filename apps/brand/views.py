@@ -34,16 +34,12 @@ from apps.core.csv import streamed_csv
 from apps.core.errors import DomainError
 from apps.core.htmx import render_form
 from apps.core.models import JobRun
-from apps.core.permissions import capability
+from apps.core.permissions import capability, has_capability
 from apps.core.refusals import refusal_on_form
 from apps.tenancy.models import Partner
 from apps.tenancy.services import partner_create
 
 PAGE_SIZE = 25
-
-
-def _can_manage(request: HttpRequest) -> bool:
-    return perms.BRAND_MANAGE in getattr(request, "capabilities", frozenset())
 
 
 # --- Dashboard -----------------------------------------------------------------------------
@@ -142,7 +138,7 @@ def partner_detail(request: HttpRequest, partner_slug: str) -> HttpResponse:
     memberships = partner.memberships.select_related("user").order_by("role", "user__email")
     allocations = selectors.allocation_list(partner_id=partner.pk)[:10]
     form = None
-    if _can_manage(request) and partner.status == Partner.Status.READY:
+    if has_capability(request, perms.BRAND_MANAGE) and partner.status == Partner.Status.READY:
         form = AllocationForm(initial={"partner": partner.pk}, fixed="partner")
     return render(
         request,
@@ -235,7 +231,7 @@ def program_preview(request: HttpRequest) -> HttpResponse:
 def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
     program = get_object_or_404(Program, pk=program_id)
     form = None
-    if _can_manage(request):
+    if has_capability(request, perms.BRAND_MANAGE):
         form = AllocationForm(initial={"program": program.pk}, fixed="program")
     return render(
         request,

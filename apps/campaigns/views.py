@@ -27,7 +27,7 @@ from apps.campaigns.selectors import (
 )
 from apps.core.csv import streamed_csv
 from apps.core.htmx import is_fragment, render_form, render_page
-from apps.core.permissions import capability
+from apps.core.permissions import capability, has_capability
 
 
 def can_edit_campaign(user: Any, campaign: Campaign) -> bool:
@@ -73,7 +73,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "filter_query": filter_query,
         "page": page,
         "matching": matching,
-        "can_edit": perms.CAMPAIGNS_EDIT in request.capabilities,  # type: ignore[attr-defined]
+        "can_edit": has_capability(request, perms.CAMPAIGNS_EDIT),
     }
     return render_page(request, "campaigns/detail.html", context, fragment="codes")
 

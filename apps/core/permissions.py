@@ -31,6 +31,12 @@ WEBHOOK = "webhook"
 View = Callable[..., HttpResponseBase]  # HttpResponse, or a StreamingHttpResponse
 
 
+def has_capability(request: HttpRequest, name: str) -> bool:
+    """Whether the request's role grants `name` (what a page uses to show or hide an action;
+    the capabilities are set per request by apps.accounts.middleware)."""
+    return name in getattr(request, "capabilities", frozenset())
+
+
 def check_capability(request: HttpRequest, name: str) -> HttpResponse | None:
     """Return a response that refuses the request, or None when it may go on."""
     if name in (PUBLIC, WEBHOOK):
@@ -41,7 +47,7 @@ def check_capability(request: HttpRequest, name: str) -> HttpResponse | None:
         raise Http404("No such page.")
     if name == AUTHENTICATED:
         return None
-    if name not in getattr(request, "capabilities", frozenset()):
+    if not has_capability(request, name):
         raise PermissionDenied(f"Your role cannot do this ({name}).")
     return None
 

@@ -16,7 +16,7 @@ from apps.accounts import permissions as perms
 from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
 from apps.core.htmx import render_form, render_page
-from apps.core.permissions import capability
+from apps.core.permissions import capability, has_capability
 from apps.core.refusals import refusal_as_message, refusal_on_form
 from apps.customers.forms import (
     CustomerFilterForm,
@@ -66,7 +66,7 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "count": count,
         "estimated": estimated,
-        "can_manage": perms.AUDIENCE_MANAGE in request.capabilities,  # type: ignore[attr-defined]
+        "can_manage": has_capability(request, perms.AUDIENCE_MANAGE),
     }
     return render_page(request, "customers/list.html", context, fragment="table")
 
@@ -110,7 +110,7 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
     customer = get_object_or_404(Customer, pk=customer_id)
     context = {
         "customer": customer,
-        "can_manage": perms.AUDIENCE_MANAGE in request.capabilities,  # type: ignore[attr-defined]
+        "can_manage": has_capability(request, perms.AUDIENCE_MANAGE),
         **customer_detail(customer=customer),
     }
     return render_page(request, "customers/detail.html", context)
@@ -123,7 +123,7 @@ def customer_detail_view(request: HttpRequest, customer_id: int) -> HttpResponse
 def import_list(request: HttpRequest) -> HttpResponse:
     context = {
         "imports": customer_import_list()[:100],
-        "can_manage": perms.AUDIENCE_MANAGE in request.capabilities,  # type: ignore[attr-defined]
+        "can_manage": has_capability(request, perms.AUDIENCE_MANAGE),
     }
     return render_page(request, "customers/import_list.html", context)
 

@@ -25,7 +25,7 @@ from apps.accounts import permissions as perms
 from apps.accounts.actors import request_actor
 from apps.core.csv import streamed_csv
 from apps.core.htmx import render_page
-from apps.core.permissions import View, capability
+from apps.core.permissions import View, capability, has_capability
 from apps.core.refusals import refusal_as_message
 from apps.distributions import selectors, services
 from apps.distributions.models import Distribution
@@ -34,10 +34,6 @@ PAGE_SIZE = 25
 EXPORT_CHUNK = 500
 # How often the metrics fragment asks for fresh numbers while a distribution is running.
 POLL_SECONDS = 3
-
-
-def _can_manage(request: HttpRequest) -> bool:
-    return perms.DISTRIBUTIONS_MANAGE in getattr(request, "capabilities", frozenset())
 
 
 def _chosen_count(distribution: Distribution) -> int | None:
@@ -83,7 +79,7 @@ def distribution_list_view(request: HttpRequest) -> HttpResponse:
         ),
         "statuses": Distribution.Status.choices,
         "kinds": Distribution.Kind.choices,
-        "can_manage": _can_manage(request),
+        "can_manage": has_capability(request, perms.DISTRIBUTIONS_MANAGE),
     }
     return render_page(request, "distributions/list.html", context, fragment="table")
 
@@ -175,7 +171,7 @@ def distribution_detail(request: HttpRequest, distribution_id: int) -> HttpRespo
             d, d.chosen.count() if d.audience == Distribution.Audience.CUSTOMERS else None
         ),
         "step": selectors.wizard_step(d),
-        "can_manage": _can_manage(request),
+        "can_manage": has_capability(request, perms.DISTRIBUTIONS_MANAGE),
     }
     return render(request, "distributions/detail.html", context)
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts import permissions as perms
 from apps.core.htmx import render_page
 from apps.core.jobs import enqueue
-from apps.core.permissions import capability
+from apps.core.permissions import capability, has_capability
 from apps.core.refusals import refusal_as_message
 from apps.customers.models import Customer, Segment
 from apps.customers.segments.filters import FilterError, describe, segment_count, segment_sample
@@ -50,10 +50,6 @@ PREVIEW_SAMPLE = 10
 PREVIEW_TIMEOUT_MS = 5000
 
 
-def _can_manage(request: HttpRequest) -> bool:
-    return perms.AUDIENCE_MANAGE in getattr(request, "capabilities", ())
-
-
 @capability(perms.AUDIENCE_VIEW)
 def segment_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
@@ -65,7 +61,12 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "segments/list.html",
-        {"page": page, "rows": rows, "q": query, "can_manage": _can_manage(request)},
+        {
+            "page": page,
+            "rows": rows,
+            "q": query,
+            "can_manage": has_capability(request, perms.AUDIENCE_MANAGE),
+        },
     )
 
 
@@ -205,7 +206,7 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
         "q": query,
         "found": found,
         "upload_form": MembersUploadForm(),
-        "can_manage": _can_manage(request),
+        "can_manage": has_capability(request, perms.AUDIENCE_MANAGE),
     }
     return render_page(request, "segments/detail.html", context, fragment="members")
 

@@ -23,7 +23,7 @@ from apps.accounts.models import ApiKey
 from apps.campaigns.selectors import keyset_page
 from apps.core.csv import streamed_csv
 from apps.core.htmx import is_fragment, render_form, render_page
-from apps.core.permissions import capability
+from apps.core.permissions import capability, has_capability
 from apps.core.refusals import refusal_as_message, refusal_on_form
 from apps.redemptions.merchants import selectors
 from apps.redemptions.merchants.forms import (
@@ -96,7 +96,7 @@ def _detail_context(request: HttpRequest, merchant: Merchant) -> dict[str, Any]:
             selectors.attempt_list(merchant_id=merchant.pk).order_by("-pk")[:10]
         ),
         "key_form": ApiKeyForm(),
-        "can_manage": perms.MERCHANTS_MANAGE in request.capabilities,  # type: ignore[attr-defined]
+        "can_manage": has_capability(request, perms.MERCHANTS_MANAGE),
     }
 
 
@@ -203,7 +203,7 @@ def _keys_context(request: HttpRequest) -> dict[str, Any]:
         "keys": selectors.partner_keys(partner=partner),
         "merchant_keys": selectors.merchant_keys_all(partner=partner),
         "key_form": ApiKeyForm(),
-        "can_manage": perms.MERCHANTS_MANAGE in request.capabilities,  # type: ignore[attr-defined]
+        "can_manage": has_capability(request, perms.MERCHANTS_MANAGE),
     }
 
 
