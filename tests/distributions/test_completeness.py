@@ -7,14 +7,29 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import schema_context
 
-from apps.distributions.completeness import draft_problems, first_incomplete, step_problems
-from apps.distributions.models import Recipient
+from apps.distributions.completeness import (
+    STEP_TITLES,
+    draft_problems,
+    first_incomplete,
+    step_problems,
+)
+from apps.distributions.models import Distribution, Recipient
 from apps.distributions.services import (
     DistributionError,
     distribution_activate,
+    distribution_check_complete,
     distribution_launch,
 )
 from tests.distributions import pipeline_setup as setup
+
+
+def assert_refused_at(step: int, error: DistributionError, d: Distribution) -> None:
+    """Refused as incomplete, naming `step`, and nothing changed."""
+    d.refresh_from_db()
+    assert error.key == "distribution_incomplete"
+    assert f"step {step} ({STEP_TITLES[step]})" in error.message
+    assert d.status == "draft" and d.launched_at is None
+    assert not Recipient.objects.filter(distribution=d).exists()
 
 
 @pytest.mark.parametrize("kind", ["manual", "automatic"])
@@ -33,11 +48,7 @@ def test_a_draft_whose_pool_is_empty_is_refused_by_the_service_as_by_the_wizard(
             launch(distribution=d, actor=partner_user_a)
         wizard = step_problems(d)
         # then it is refused, naming step 7, with the sentence the wizard shows there
-        d.refresh_from_db()
-        assert refused.value.key == "distribution_incomplete"
-        assert "step 7 (Campaign)" in refused.value.message
-        assert d.status == "draft" and d.launched_at is None
-        assert not Recipient.objects.filter(distribution=d).exists()
+        assert_refused_at(7, refused.value, d)
         assert list(wizard) == [7]
         assert wizard[7][0] in refused.value.message
         assert first_incomplete(d) == 7
@@ -68,3 +79,38 @@ def test_a_name_taken_by_another_distribution_is_a_problem_of_step_two(partner_a
         # then
         assert [step for step, _ in problems] == [2, 6]
         assert "already named" in problems[0][1]
+
+
+def test_launching_an_incomplete_draft_names_the_step_and_changes_nothing(
+    partner_user_a, django_capture_on_commit_callbacks, in_partner
+):
+    people = setup.customers(3)
+    d = setup.distribution(
+        segment=setup.static_segment(people), campaign=setup.campaign(3), channels=[]
+    )
+    bad = setup.distribution(
+        segment=d.segment,
+        campaign=d.campaign,
+        content={
+            "email": {"subject": "Hi {{ customer.shoe_size }}", "html": "<p>x</p>"},
+            "sms": setup.SMS,
+        },
+    )
+    # when
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(DistributionError) as missing:
+            distribution_launch(distribution=d, actor=partner_user_a)
+    problems = distribution_check_complete(bad)
+    # then
+    assert_refused_at(3, missing.value, d)
+    assert callbacks == []
+    assert [step for step, _ in problems] == [4]
+    assert "shoe_size" in problems[0][1]
+
+
+def test_check_complete_lists_every_missing_step(in_partner):
+    empty = Distribution.objects.create(name="", kind="manual")
+    # when
+    problems = distribution_check_complete(empty)
+    # then
+    assert [step for step, _ in problems] == [2, 3, 6, 7]

@@ -246,45 +246,6 @@ def test_double_launch_enqueues_one_fanout(
         assert got["publications"] == 5 and got["messages"] == 10
 
 
-def test_launching_an_incomplete_draft_names_the_step_and_changes_nothing(
-    partner_user_a, django_capture_on_commit_callbacks, in_partner
-):
-    people = setup.customers(3)
-    d = setup.distribution(
-        segment=setup.static_segment(people), campaign=setup.campaign(3), channels=[]
-    )
-    bad = setup.distribution(
-        segment=d.segment,
-        campaign=d.campaign,
-        content={
-            "email": {"subject": "Hi {{ customer.shoe_size }}", "html": "<p>x</p>"},
-            "sms": setup.SMS,
-        },
-    )
-    # when
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(DistributionError) as missing:
-            distribution_launch(distribution=d, actor=partner_user_a)
-    problems = distribution_check_complete(bad)
-    # then
-    d.refresh_from_db()
-    assert missing.value.key == "distribution_incomplete"
-    assert "step 3 (Channels)" in missing.value.message
-    assert d.status == "draft" and d.launched_at is None
-    assert not Recipient.objects.filter(distribution=d).exists()
-    assert callbacks == []
-    assert [step for step, _ in problems] == [4]
-    assert "shoe_size" in problems[0][1]
-
-
-def test_check_complete_lists_every_missing_step(in_partner):
-    empty = Distribution.objects.create(name="", kind="manual")
-    # when
-    problems = distribution_check_complete(empty)
-    # then
-    assert [step for step, _ in problems] == [2, 3, 6, 7]
-
-
 def test_launch_to_chosen_customers(partner_user_a, in_partner):
     people = setup.customers(4)
     d = setup.distribution(audience="customers", campaign=setup.campaign(4))
