@@ -154,6 +154,9 @@ class Segment(TimeStamped):
     filter = models.JSONField(default=dict, blank=True)
     members_count = models.PositiveIntegerField(default=0)
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Why the last evaluation failed (its members stay as they were); cleared by a success.
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -32,6 +32,19 @@ from apps.customers.models import Customer
 
 MAX_CONDITIONS = 20
 MAX_DAYS = 36_500
+# Bounds of a condition's value. A number fits a bigint (the counts and amounts it is compared
+# with) and is at most MAX_NUMBER_CHARS characters long; a date lies between MIN_DATE and
+# MAX_DATE; a text is at most MAX_TEXT characters, a list at most MAX_LIST_ITEMS values.
+MAX_NUMBER = 2**63 - 1
+MAX_NUMBER_CHARS = 30
+MAX_DECIMALS = 10
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2200, 12, 31)
+MAX_TEXT = 1000
+MAX_LIST_ITEMS = 1000
+# Plain decimal notation, an exponent allowed ("2.5e3", at most 9 digits so `Decimal` takes
+# it); no "inf", "nan", "1_000", spaces or non-ASCII digits.
+_NUMBER_TEXT = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,9})?$")
 
 # Operators per value type, in the order the builder offers them, with their labels.
 OPERATORS: dict[str, dict[str, str]] = {
@@ -176,34 +189,62 @@ def operators_for(name: str) -> dict[str, str]:
 
 
 def _number(value: Any) -> Decimal:
+    """A number the database columns can compare with, parsed without ever computing a huge
+    one: the text is checked for shape and length before `Decimal` sees it, and the magnitude
+    before anything converts it to an int (``int(Decimal("1e999999"))`` runs for minutes)."""
     if isinstance(value, bool):
         raise _Bad("needs a number, not yes/no; enter a number such as 2500.")
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise _Bad(f"“{value}” is not a number; enter a number such as 2500.") from None
-    if not number.is_finite():
-        raise _Bad(f"“{value}” is not a number; enter a number such as 2500.")
+    text = str(value).strip() if isinstance(value, (str, int, float, Decimal)) else ""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Bad(
+            f"has a number longer than {MAX_NUMBER_CHARS} characters; "
+            "enter a number such as 2500 or 19.99."
+        )
+    if not _NUMBER_TEXT.match(text):
+        raise _Bad(f"“{text or value}” is not a number; enter a number such as 2500.")
+    number = Decimal(text)
+    if abs(number) > MAX_NUMBER:
+        raise _Bad(
+            f"“{text}” is too large; enter a number between {-MAX_NUMBER:,} and {MAX_NUMBER:,}."
+        )
+    if number and number.as_tuple().exponent < -MAX_DECIMALS:  # type: ignore[operator]
+        raise _Bad(f"“{text}” has too many decimal places; use at most {MAX_DECIMALS}, e.g. 19.99.")
     return number
 
 
 def _days(value: Any) -> int:
-    try:
-        days = int(str(value).strip())
-    except ValueError:
-        raise _Bad(f"“{value}” is not a number of days; enter a whole number such as 30.") from None
+    text = str(value).strip()
+    if len(text) > 12 or not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise _Bad(f"“{value}” is not a number of days; enter a whole number such as 30.")
+    days = int(text)
     if not 1 <= days <= MAX_DAYS:
         raise _Bad(f"the number of days must be between 1 and {MAX_DAYS:,}.")
     return days
 
 
 def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise _Bad(f"“{value}” is not a date; enter it as YYYY-MM-DD, e.g. 2024-05-31.") from None
+    """A day between MIN_DATE and MAX_DATE: outside them PostgreSQL or Python's date
+    arithmetic ("after" adds a day) would fail at every later evaluation of the segment."""
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        text = str(value).strip()
+        try:
+            if len(text) > 32:
+                raise ValueError
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            raise _Bad(
+                f"“{value}” is not a date; enter it as YYYY-MM-DD, e.g. 2024-05-31."
+            ) from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise _Bad(
+            f"“{day.isoformat()}” is out of range; enter a date between "
+            f"{MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}."
+        )
+    return day
 
 
 def _text(value: Any) -> str:
@@ -212,6 +253,8 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if not text:
         raise _Bad("needs a value; type the text to compare with.")
+    if len(text) > MAX_TEXT:
+        raise _Bad(f"has a text longer than {MAX_TEXT:,} characters; shorten it.")
     return text
 
 
@@ -220,6 +263,10 @@ def _text_list(value: Any) -> list[str]:
     texts = [str(item).strip() for item in items if str(item).strip()]
     if not texts:
         raise _Bad("needs at least one value; separate several values with commas.")
+    if len(texts) > MAX_LIST_ITEMS:
+        raise _Bad(f"has more than {MAX_LIST_ITEMS:,} values; split it into several segments.")
+    if any(len(text) > MAX_TEXT for text in texts):
+        raise _Bad(f"has a value longer than {MAX_TEXT:,} characters; shorten it.")
     return texts
 
 
@@ -231,14 +278,16 @@ def _normalize_value(field: Field, op: str, value: Any) -> Any:
         event_type = str(value.get("type") or "").strip()
         if not event_type:
             raise _Bad("needs an event type, e.g. order.paid.")
+        if len(event_type) > 100:
+            raise _Bad("has an event type longer than 100 characters; shorten it.")
         return {"type": event_type, "days": _days(value.get("days"))}
     if op in NO_VALUE_OPS:
         return None
     if field.type == "campaign":
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise _Bad("needs a campaign; choose one from the list.") from None
+        text = str(value).strip()
+        if not (re.fullmatch(r"[0-9]{1,18}", text) and int(text) > 0):
+            raise _Bad("needs a campaign; choose one from the list.")
+        return int(text)
     if op == "in_last_days":
         return _days(value)
     if field.type == "date":

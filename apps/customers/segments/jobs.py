@@ -12,7 +12,7 @@ from typing import Any
 from apps.core.db import tenant_connection
 from apps.core.redis import redis_client
 from apps.customers.models import Segment
-from apps.customers.segments.services import segment_evaluate, segments_evaluate_all
+from apps.customers.segments.services import segment_evaluate_isolated, segments_evaluate_all
 from apps.customers.segments.triggers import pending_flag
 
 
@@ -20,7 +20,9 @@ def segment_evaluate_job(segment_id: int) -> dict[str, Any] | None:
     segment = Segment.objects.filter(pk=segment_id, kind=Segment.Kind.ACTIVE).first()
     if segment is None:  # deleted or made static since: nothing to do
         return None
-    result = segment_evaluate(segment=segment)
+    result = segment_evaluate_isolated(segment=segment)
+    if result is None:  # the reason is on the segment (last_error) and in the log
+        return {"failed": segment.last_error}
     return {"entered": len(result.entered), "left": len(result.left), "members": result.members}
 
 

@@ -6,6 +6,10 @@ a DELETE of the members that no longer match and an INSERT … SELECT of the cus
 match, each RETURNING the customer ids so the `segment.left` / `segment.entered` events are
 written in the same transaction (apps.customers.events.events_record_bulk). The segment row is
 locked first, so two evaluations of one segment never interleave.
+
+The jobs evaluate through `segment_evaluate_isolated`: a segment whose evaluation fails is
+rolled back alone, keeps its members, and carries the reason in `last_error` (shown on its
+page) until an evaluation succeeds; the other segments of the partner are still evaluated.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.core.db import tenant_connection
 from apps.core.errors import DomainError
@@ -168,13 +173,14 @@ def _recount(segment: Segment, *, evaluated: bool = False) -> int:
         cursor.execute(
             f"UPDATE {_SEGMENTS} SET members_count = "  # noqa: S608 (model table names)
             f"(SELECT count(*) FROM {_MEMBERS} WHERE segment_id = %s), updated_at = now()"
-            + (", evaluated_at = now()" if evaluated else "")
+            + (", evaluated_at = now(), last_error = '', last_error_at = NULL" if evaluated else "")
             + " WHERE id = %s RETURNING members_count, evaluated_at",
             [segment.pk, segment.pk],
         )
         segment.members_count, evaluated_at = cursor.fetchone()
     if evaluated:
         segment.evaluated_at = evaluated_at
+        segment.last_error, segment.last_error_at = "", None
     return segment.members_count
 
 
@@ -329,6 +335,37 @@ def segment_evaluate(*, segment: Segment) -> Evaluation:
     return Evaluation(entered=entered, left=left, members=members)
 
 
+def _failure_sentence(exc: Exception) -> str:
+    if isinstance(exc, SegmentError):
+        return exc.message
+    if isinstance(exc, DatabaseError):
+        detail = (str(exc).strip().splitlines() or ["database error"])[0][:300]
+        what = f"the database refused its conditions ({detail})"
+    else:
+        what = f"its conditions could not be evaluated ({type(exc).__name__})"
+    return (
+        f"The last evaluation failed: {what}. Its members are those of the last successful "
+        "evaluation; edit the conditions and save the segment to evaluate it again."
+    )
+
+
+def segment_evaluate_isolated(*, segment: Segment) -> Evaluation | None:
+    """Evaluate one segment on its own: on any failure its transaction (or savepoint) is rolled
+    back, the reason is stored on the segment and logged, and None is returned, so the caller
+    goes on with the next segment. A success clears a stored failure (`_recount`)."""
+    try:
+        return segment_evaluate(segment=segment)
+    except Exception as exc:  # any failure: one broken segment must not stop the others
+        logger.exception(
+            "segment %s in %s could not be evaluated", segment.pk, tenant_connection.schema_name
+        )
+        message = _failure_sentence(exc)
+        now = timezone.now()
+        Segment.objects.filter(pk=segment.pk).update(last_error=message, last_error_at=now)
+        segment.last_error, segment.last_error_at = message, now
+        return None
+
+
 def segments_evaluate_all() -> dict[str, int]:
     """Re-evaluate every active segment of the current schema, each in its own transaction
     so one broken filter does not hold back the others."""
@@ -340,12 +377,8 @@ def segments_evaluate_all() -> dict[str, int]:
         segment = Segment.objects.filter(pk=segment_id).first()
         if segment is None:
             continue
-        try:
-            result = segment_evaluate(segment=segment)
-        except SegmentError:
-            logger.exception(
-                "segment %s in %s could not be evaluated", segment_id, tenant_connection.schema_name
-            )
+        result = segment_evaluate_isolated(segment=segment)
+        if result is None:
             totals["failed"] += 1
             continue
         totals["segments"] += 1

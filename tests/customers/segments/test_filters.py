@@ -4,6 +4,7 @@ alpha's schema, and every kind of bad filter refused with a sentence naming the 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from django.db import connection
@@ -309,3 +310,59 @@ def test_normalize_gives_the_canonical_form():
 def test_a_filter_that_is_not_an_object_is_refused():
     with pytest.raises(FilterError, match="must be an object"):
         normalize_filter(["name"])
+
+
+# --- bounded values --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "op", "value", "message"),
+    [
+        # numbers: never a Decimal or int of a huge exponent, a length and a magnitude cap
+        ("total_spent", "gt", "1e999999", "“1e999999” is too large; enter a number between"),
+        ("orders_count", "eq", "1e5000", "“1e5000” is too large"),
+        ("metadata.score", "lt", "-1e19", "“-1e19” is too large"),
+        ("codes_published", "gte", "9" * 31, "has a number longer than 30 characters"),
+        ("total_spent", "gt", "0.00000000001", "has too many decimal places; use at most 10"),
+        ("total_spent", "gt", "1e-999999", "too many decimal places"),
+        ("total_spent", "gt", "inf", "“inf” is not a number"),
+        ("total_spent", "gt", "1_000", "“1_000” is not a number"),
+        ("total_spent", "gt", "٣", "“٣” is not a number"),
+        # dates: within 1900–2200 so day arithmetic and the database never overflow
+        ("birthdate", "after", "9999-12-31", "“9999-12-31” is out of range; enter a date between"),
+        ("last_order_date", "before", "1899-12-31", "between 1900-01-01 and 2200-12-31"),
+        ("created_at", "after", "0000-01-01", "“0000-01-01” is not a date"),
+        ("created_at", "after", "99999-01-01", "“99999-01-01” is not a date"),
+        # days, campaigns and texts are bounded too
+        ("created_at", "in_last_days", "9" * 5000, "is not a number of days"),
+        ("has_unredeemed_code_from", "is", "9" * 40, "needs a campaign"),
+        ("name", "contains", "x" * 1001, "has a text longer than 1,000 characters"),
+    ],
+)
+def test_out_of_range_values_are_refused_quickly_with_what_to_write(field, op, value, message):
+    # given a condition whose value is too large, too long or out of range
+    data = {"match": "all", "conditions": [{"field": field, "op": op, "value": value}]}
+    # when
+    started = time.monotonic()
+    with pytest.raises(FilterError) as caught:
+        normalize_filter(data)
+    # then the refusal names the condition and is immediate
+    assert time.monotonic() - started < 0.1
+    assert str(caught.value).startswith(f"Condition 1 ({field})")
+    assert message in str(caught.value)
+
+
+def test_values_at_the_bounds_are_accepted_and_compile(people, in_partner):
+    # given the extreme values that are still accepted
+    data = f(
+        ("total_spent", "lt", str(2**63 - 1)),
+        ("metadata.score", "gt", "-9223372036854775807"),
+        ("codes_redeemed", "gte", "0.0000000001"),
+        ("birthdate", "after", "1900-01-01"),
+        ("last_order_date", "before", "2200-12-31"),
+        ("created_at", "after", dt.datetime(2200, 12, 31, 23, 59)),
+        ("created_at", "in_last_days", "36500"),
+    )
+    # when / then they are stored in canonical form and run against the database
+    assert normalize_filter(data)["conditions"][5]["value"] == "2200-12-31"
+    assert segment_count(data) == 0

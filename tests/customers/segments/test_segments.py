@@ -3,6 +3,8 @@ debounced scheduling) and the pages (builder, preview partial, detail, delete, i
 
 from __future__ import annotations
 
+import time
+
 import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,8 +13,9 @@ from django_tenants.utils import schema_context
 
 from apps.core.redis import redis_client
 from apps.customers.models import Customer, Event, Order, Segment, SegmentMembership
+from apps.customers.segments import services as services_module
 from apps.customers.segments.filters import FilterError
-from apps.customers.segments.jobs import segments_evaluate_all_job
+from apps.customers.segments.jobs import segment_evaluate_job, segments_evaluate_all_job
 from apps.customers.segments.services import (
     SegmentError,
     segment_create,
@@ -425,3 +428,88 @@ def test_audience_changes_pull_the_trigger_but_segment_events_do_not(
         # then an evaluation is pending
         assert redis_client().exists(flag)
     redis_client().delete(flag)
+
+
+def _break_with_stored_filter(segment, monkeypatch):
+    # A filter saved before values were bounded: "after 9999-12-31" overflows Python's dates.
+    Segment.objects.filter(pk=segment.pk).update(
+        filter={
+            "match": "all",
+            "conditions": [{"field": "birthdate", "op": "after", "value": "9999-12-31"}],
+        }
+    )
+    return "is out of range"
+
+
+def _break_in_the_database(segment, monkeypatch):
+    # Any database error, not only a refused filter: this segment's statement divides by zero.
+    real = services_module.compile_parts
+
+    def compile_parts(data):
+        source, where, params = real(data)
+        return (source, "1 / 0 = 1", []) if data == BROKEN_FILTER else (source, where, params)
+
+    Segment.objects.filter(pk=segment.pk).update(filter=BROKEN_FILTER)
+    monkeypatch.setattr(services_module, "compile_parts", compile_parts)
+    return "the database refused its conditions (division by zero)"
+
+
+BROKEN_FILTER = {"match": "all", "conditions": [{"field": "country", "op": "is", "value": "XX"}]}
+
+
+@pytest.mark.parametrize("breaking", [_break_with_stored_filter, _break_in_the_database])
+def test_a_broken_segment_fails_alone_and_carries_its_error(
+    breaking, client, partner_user_a, partner_a, customers, monkeypatch
+):
+    # given a partner with a broken segment (evaluated first) and a good one
+    with schema_context(partner_a.schema_name):
+        broken = segment_create(name="A broken", kind="active", filter=BIG_SPENDERS)
+        good = segment_create(name="B good", kind="active", filter=BIG_SPENDERS)
+        SegmentMembership.objects.create(segment=broken, customer=customers["bob"])
+        expected = breaking(broken, monkeypatch)
+        # when every segment is evaluated, and the broken one alone by its job
+        totals = segments_evaluate_all()
+        alone = segment_evaluate_job(broken.pk)
+        # then the good one is evaluated
+        assert totals == {"segments": 1, "entered": 1, "left": 0, "failed": 1}
+        good.refresh_from_db()
+        assert members(good) == {"Ann"} and good.evaluated_at and not good.last_error
+        # and the broken one kept its members and carries its error
+        broken.refresh_from_db()
+        assert members(broken) == {"Bob"} and broken.evaluated_at is None
+        assert expected in broken.last_error and broken.last_error_at
+        assert alone == {"failed": broken.last_error}
+    # and its page says so
+    client.force_login(partner_user_a)
+    body = client.get(f"{BASE}{broken.pk}/").content.decode()
+    assert 'data-testid="segment-error"' in body and "could not be evaluated" in body
+    # when its conditions are fixed, a successful evaluation clears the error
+    monkeypatch.undo()
+    with schema_context(partner_a.schema_name):
+        Segment.objects.filter(pk=broken.pk).update(filter=BIG_SPENDERS)
+        assert segment_evaluate_job(broken.pk) == {"entered": 1, "left": 1, "members": 1}
+        broken.refresh_from_db()
+        assert broken.last_error == "" and broken.last_error_at is None
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"field": "total_spent", "op": "gt", "value": "1e999999"}, "“1e999999” is too large"),
+        ({"field": "birthdate", "op": "after", "value": "9999-12-31"}, "is out of range"),
+    ],
+)
+def test_huge_values_are_refused_by_the_preview_and_the_save(
+    client, partner_user_a, partner_a, row, message
+):
+    client.force_login(partner_user_a)
+    data = builder_post(rows=[row])
+    started = time.monotonic()
+    # the live preview (what every keystroke posts) and the save share one refusal
+    preview = client.post(f"{BASE}preview/", data, HTTP_HX_REQUEST="true")
+    saved = client.post(f"{BASE}new/", data)
+    assert time.monotonic() - started < 2
+    assert preview.status_code == 200 and message in preview.content.decode()
+    assert saved.status_code == 400 and message in saved.content.decode()
+    with schema_context(partner_a.schema_name):
+        assert not Segment.objects.exists()
