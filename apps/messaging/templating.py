@@ -6,8 +6,12 @@ fixed context of plain dicts and strings (`message_context`), so a template cann
 model method, the database, another template or a setting.
 
 Mistakes are found when the message is written, not when it is sent: `validate_template` lists
-every unknown merge tag, forbidden tag or filter and syntax error with its line, forms call
+every unknown merge tag, forbidden tag or filter and syntax error with its line, then renders
+the template against sample contexts with edge values (`check_contexts`) so that a filter that
+fails at render time (``|wordwrap:0``, ``|timeuntil`` on text) is named too; forms call
 `clean_template_field`, and `render` refuses an invalid template instead of leaving blanks.
+Every filter is bounded and cannot fail a send (apps.messaging.merge_filters), and a merge tag
+used as a filter argument is empty when a customer lacks it, as it is anywhere else.
 
 HTML written by partners is sanitized with nh3 when it is stored (`sanitize_template`, which
 keeps the merge-tag syntax intact) and the rendered result is sanitized again, because a
@@ -42,12 +46,13 @@ from django.template.base import (
     TextNode,
     TokenType,
     Variable,
+    VariableDoesNotExist,
     VariableNode,
 )
 from django.utils import timezone
 
 from apps.core.errors import DomainError
-from apps.messaging import sanitize
+from apps.messaging import merge_filters, sanitize
 from apps.messaging.images import SAMPLE_CODE, voucher_image_urls
 
 if TYPE_CHECKING:
@@ -127,7 +132,7 @@ register = Library()
 for _name in ALLOWED_TAGS:
     register.tags[_name] = defaulttags.register.tags[_name]
 for _name in ALLOWED_FILTERS:
-    register.filters[_name] = defaultfilters.register.filters[_name]
+    register.filters[_name] = merge_filters.guarded(_name, defaultfilters.register.filters[_name])
 
 # Validation parses with every Django filter known, so "|safe" is reported as "not allowed"
 # rather than as a bare syntax error; the rendering engine does not even know it.
@@ -239,7 +244,41 @@ def validate_template(source: str, *, html: bool = False) -> list[TemplateProble
             walker.expression(expression, {}, line)
     else:
         _Walker(problems).walk(nodelist, {})
+        if not problems:
+            problems += _render_problems(source, html)
     return sorted(dict.fromkeys(problems), key=lambda problem: problem.line or 0)
+
+
+def _render_problems(source: str, html: bool) -> list[TemplateProblem]:
+    """Render a template that passed every static check against each of `check_contexts`:
+    a filter that fails (or is refused: see merge_filters) is a problem naming it."""
+    template = _lenient(_engine(html).from_string(source))
+    for context in check_contexts():
+        try:
+            with merge_filters.strict():
+                output = template.render(Context(dict(context), autoescape=html))
+        except merge_filters.FilterFailed as failure:
+            line = next(
+                (n for n, text in enumerate(source.splitlines(), 1) if f"|{failure.name}" in text),
+                None,
+            )
+            return [TemplateProblem("filter_fails", failure.sentence, line)]
+        except Exception as exc:  # the sandbox should not let anything else through
+            return [
+                TemplateProblem(
+                    "template_fails",
+                    f"The template cannot be rendered ({type(exc).__name__}); simplify it or "
+                    "write to support with the template.",
+                )
+            ]
+        if len(output) > MAX_RENDERED:
+            return [
+                TemplateProblem(
+                    "template_too_long",
+                    f"The message would be longer than {MAX_RENDERED:,} characters; shorten it.",
+                )
+            ]
+    return []
 
 
 def _parser(tokens: list[Any]) -> Parser:
@@ -409,13 +448,65 @@ def _condition_expressions(condition: Any) -> list[FilterExpression]:
 # --- Rendering -----------------------------------------------------------------------------
 
 
+MAX_RENDERED = 500_000  # characters of one rendered message
+
+
+class _OptionalArgument:
+    """A merge tag used as a filter argument (``|add:customer.metadata.points``): empty when a
+    customer lacks it, as the same tag is anywhere else, instead of failing the render."""
+
+    def __init__(self, variable: Variable) -> None:
+        self.variable = variable
+
+    def resolve(self, context: Context) -> Any:
+        try:
+            return self.variable.resolve(context)
+        except VariableDoesNotExist:
+            return ""
+
+
+def _lenient_expression(expression: FilterExpression) -> None:
+    expression.filters = [
+        (
+            func,
+            [(is_lookup, _OptionalArgument(arg) if is_lookup else arg) for is_lookup, arg in args],
+        )
+        for func, args in expression.filters
+    ]
+
+
+def _lenient(template: Template) -> Template:
+    """`template` with every filter argument made optional (see _OptionalArgument)."""
+
+    def walk(nodelist: NodeList) -> None:
+        for node in nodelist:
+            if isinstance(node, VariableNode):
+                _lenient_expression(node.filter_expression)
+            elif isinstance(node, defaulttags.IfNode):
+                for condition, branch in node.conditions_nodelists:
+                    if condition is not None:
+                        for expression in _condition_expressions(condition):
+                            _lenient_expression(expression)
+                    walk(branch)
+            elif isinstance(node, defaulttags.WithNode):
+                for expression in node.extra_context.values():
+                    _lenient_expression(expression)
+                walk(node.nodelist)
+            elif isinstance(node, defaulttags.FirstOfNode):
+                for expression in node.vars:
+                    _lenient_expression(expression)
+
+    walk(template.nodelist)
+    return template
+
+
 @lru_cache(maxsize=256)
 def _compiled(source: str, html: bool) -> Template:
     # A distribution renders one template for thousands of customers: validate and compile once.
     problems = validate_template(source, html=html)
     if problems:
         raise TemplateError(problems)
-    return _engine(html).from_string(source)
+    return _lenient(_engine(html).from_string(source))
 
 
 def render(source: str, context: dict[str, Any], *, html: bool) -> str:
@@ -519,3 +610,42 @@ def sample_context(*, partner: Partner | None = None) -> dict[str, Any]:
         "partner": {"name": partner.name if partner else "Your company"},
         "unsubscribe_url": "#unsubscribe",
     }
+
+
+class _AnyKey(dict[str, Any]):
+    """Metadata for the compose-time check: every key a partner may write has `value`."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, key: str) -> Any:
+        return self.value
+
+
+def check_contexts() -> list[dict[str, Any]]:
+    """The contexts `validate_template` renders a template against: the sample customer and
+    code, then the same with edge values (each merge tag keeping the type it has when a message
+    is sent: text, the expiry a date or empty). Metadata answers every key with the value."""
+    normal = sample_context()
+    contexts = [normal]
+    now = timezone.now().replace(microsecond=0)
+    edges: list[tuple[str, Any, Any]] = [
+        ("", "", {}),  # empty values, no metadata, a code that never expires
+        ("", now - timedelta(days=400), _AnyKey(None)),  # JSON null; expired a year ago
+        ("Zoë Ångström-李 🎉", now + timedelta(days=365 * 170), _AnyKey("Ünïcødé ✓ 李")),
+        ("0", now, _AnyKey("0")),
+        ("-12.5", now + timedelta(minutes=1), _AnyKey("-1")),
+        ("2024-05-31", now, _AnyKey("2024-05-31")),
+        ("Ann " * 1000, now, _AnyKey("long " * 1000)),  # long text
+    ]
+    for text, expiry, metadata in edges:
+        contexts.append(
+            {
+                "customer": {key: text for key in normal["customer"]} | {"metadata": metadata},
+                "voucher": {key: text for key in normal["voucher"]} | {"expiration_date": expiry},
+                "partner": {"name": text},
+                "unsubscribe_url": text,
+            }
+        )
+    return contexts

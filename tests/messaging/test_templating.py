@@ -401,3 +401,56 @@ def test_message_context_without_voucher_or_customer_renders_empty(partner_a):
 
     # then
     assert render("[{{ customer.name }}{{ voucher.code }}]", context, html=False) == "[]"
+
+
+# --- Render-time failures found at compose time --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "written", "hint"),
+    [
+        ("Hi\n{{ customer.name|wordwrap:0 }}", "|wordwrap:'0'", "a line width of at least 1"),
+        (
+            '{{ voucher.expiration_date|timeuntil:"soon" }}',
+            "|timeuntil:'soon'",
+            "applies to a date",
+        ),
+        ("{{ customer.city|timeuntil }}", "|timeuntil", "applies to a date"),
+        ("{{ voucher.expiration_date|first }}", "|first", "not to a date or a number"),
+        ('{{ "1.5"|floatformat:"100000000" }}', "|floatformat:'100000000'", "between -20 and 20"),
+        ('{{ "1e999999"|floatformat }}', "|floatformat", "decimal places"),
+        ('{{ customer.name|join:"' + "-" * 200 + '" }}', "|join:", "a short separator"),
+        ("{{ customer.name|join:customer.name }}", "|join:", "a short separator"),
+    ],
+)
+def test_a_filter_that_fails_at_render_time_is_refused_at_compose_time(source, written, hint):
+    # when the template is checked as the compose form checks it
+    problems = validate_template(source)
+    # then one sentence names the filter, its argument and how to use it
+    assert [p.key for p in problems] == ["filter_fails"]
+    assert problems[0].message.startswith(f"The filter {written}")
+    assert hint in problems[0].message and problems[0].line == source.count("\n") + 1
+    with pytest.raises(forms.ValidationError):
+        clean_template_field(source, html=False)
+
+
+def test_templates_that_render_on_every_sample_are_accepted():
+    for source in (
+        '{{ voucher.expiration_date|timeuntil }} {{ voucher.expiration_date|date:"j F Y" }}',
+        "{{ customer.metadata.tier|first }}{{ customer.metadata.points|floatformat:2 }}",
+        "{{ customer.name|wordwrap:40 }}{{ customer.metadata.x|add:customer.metadata.y }}",
+    ):
+        assert validate_template(source) == [], source
+
+
+def test_sending_never_fails_on_one_customers_values():
+    # given a template that passed the check, and a customer whose values break its filters
+    source = (
+        "{{ customer.name|add:customer.metadata.missing }}|{{ customer.metadata.n|first }}|"
+        "{{ customer.metadata.big|floatformat:2 }}"
+    )
+    assert validate_template(source) == []
+    context = sample_context()
+    context["customer"] = context["customer"] | {"metadata": {"n": 7, "big": "1e999999"}}
+    # when / then it renders, the failing filters empty
+    assert render(source, context, html=False) == "Ann Example||"
