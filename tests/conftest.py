@@ -7,13 +7,32 @@ import os
 
 import django_rq
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from rq import SimpleWorker
 
 from apps.accounts.models import Membership
 from tests.factories import MembershipFactory, UserFactory, ensure_partner
 
 TEST_PARTNERS = {"alpha": "Alpha Retail", "beta": "Beta Travel"}
+
+# Property tests (Hypothesis): a bounded number of examples so `make test` stays quick, and a
+# deadline per example that a request to the real database meets with room to spare. The
+# examples that failed before are kept under .data/ and tried first on the next run. Function-
+# scoped fixtures (a client, a partner's objects) are shared by a test's examples on purpose:
+# each example is one more request against the same set-up. HYPOTHESIS_PROFILE=thorough runs
+# ten times as many.
+_PROFILE = {
+    "deadline": 1000,
+    "database": DirectoryBasedExampleDatabase(str(django_settings.BASE_DIR / ".data/hypothesis")),
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+hypothesis_settings.register_profile("project", max_examples=150, **_PROFILE)
+hypothesis_settings.register_profile("thorough", max_examples=1500, **_PROFILE)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "project"))
 
 
 @pytest.fixture(scope="session")

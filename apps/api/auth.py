@@ -28,8 +28,9 @@ from django.views.decorators.csrf import csrf_exempt
 from apps.accounts.apikeys import api_key_touch, token_matches
 from apps.accounts.models import ApiKey, User
 from apps.accounts.permissions import API_MERCHANT, API_PARTNER
-from apps.api.errors import ApiError, new_request_id
+from apps.api.errors import ApiError
 from apps.core.db import tenant_connection
+from apps.core.errors import new_request_id
 from apps.core.sql import SEARCH_PATH_COLUMN, prepared_before_search_path, search_path_checked
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor

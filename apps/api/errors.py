@@ -5,28 +5,11 @@ stay the same everywhere, and every body carries the request id that support can
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-# Short human titles per status, as Voucherify's `message` field (the sentence saying what to
-# do goes in `details`).
-TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Resource not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    429: "Too many requests",
-}
-
-
-def new_request_id() -> str:
-    return "v-" + secrets.token_hex(9)
+from apps.core.errors import TITLES, error_body, new_request_id
 
 
 def request_id(request: HttpRequest) -> str:
@@ -72,19 +55,6 @@ class ApiError(Exception):
         for name, value in self.headers.items():
             response[name] = value
         return response
-
-
-def error_body(
-    status: int, key: str, message: str, details: str, rid: str, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "code": status,
-        "key": key,
-        "message": message,
-        "details": details,
-        "request_id": rid,
-        **extra,
-    }
 
 
 def invalid_payload(details: str) -> ApiError:

@@ -17,6 +17,7 @@ from django.http import HttpRequest, QueryDict
 
 from apps.api.auth import MAX_BODY_BYTES
 from apps.api.errors import ApiError, invalid_payload
+from apps.core import jsonvalues
 from apps.core.money import AmountError, json_kind, minor_units
 
 REDEEM_FIELDS = frozenset(
@@ -41,38 +42,18 @@ def read_json(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]
             return {}
         raise invalid_payload(f"The request body is empty; send a JSON object such as {EXAMPLE}.")
     try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise invalid_payload("The request body is nested too deeply.") from None
-    except UnicodeDecodeError:
-        raise invalid_payload("The request body is not UTF-8 text; send UTF-8 JSON.") from None
-    except json.JSONDecodeError as exc:
-        raise invalid_payload(
-            f"The request body is not valid JSON ({exc.msg} at line {exc.lineno}, column "
-            f"{exc.colno}); send a JSON object such as {EXAMPLE}."
-        ) from None
+        data = jsonvalues.loads(raw, label="The request body")
+    except jsonvalues.JsonValueError as exc:
+        if exc.syntax:
+            raise invalid_payload(
+                f"{exc.message[:-1]}; send a JSON object such as {EXAMPLE}."
+            ) from None
+        raise invalid_payload(exc.message) from None
     if not isinstance(data, dict):
         raise invalid_payload(
             f"The request body must be a JSON object ({{...}}), not {json_kind(data)}."
         )
-    if _has_nul(data):
-        raise invalid_payload(
-            "The request body contains a NUL character (\\u0000), which no field may hold."
-        )
     return data
-
-
-def _has_nul(value: Any, depth: int = 0) -> bool:
-    """PostgreSQL text and jsonb cannot store NUL: refuse it here rather than fail later."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if depth > 32:
-        raise invalid_payload("The request body is nested too deeply (at most 32 levels).")
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
-    return False
 
 
 def reject_unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:

@@ -9,7 +9,6 @@ import calls them hundreds of thousands of times per file.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -18,9 +17,12 @@ from django.core.validators import validate_email
 from django.db.models import Field
 from django.utils import timezone
 
+from apps.core import jsonvalues
+from apps.core.money import json_kind
 from apps.customers.models import Customer
 
 PHONE_EXAMPLE = "+14155550123"
+EXAMPLE_METADATA = '{"tier": "gold", "visits": 3}'
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all. Seven
 # digits is the shortest real number with its country code (e.g. Niue's +683 4002).
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -126,28 +128,28 @@ def clean_birthdate(value: str | dt.date | None, *, today: dt.date | None = None
 
 
 def clean_metadata(value: str | dict | None) -> dict[str, Any]:
-    """A JSON object, given as text (portal, CSV) or already parsed (API)."""
+    """A JSON object, given as text (portal, CSV) or already parsed (API), holding only values
+    PostgreSQL can store (apps.core.jsonvalues: no NaN, no huge numbers, no NUL)."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        if not value.strip():
-            return {}
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
+    try:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            value = jsonvalues.loads(value, root="metadata", label="The metadata")
+        else:
+            jsonvalues.check(value, root="metadata", label="The metadata")
+    except jsonvalues.JsonValueError as exc:
+        if exc.syntax:
             raise FieldProblem(
-                f"The metadata is not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                f'{exc.colno}. Write an object such as {{"tier": "gold", "visits": 3}}.'
+                f"{exc.message[:-1]}. Write an object such as {EXAMPLE_METADATA}."
             ) from None
-        except RecursionError:
-            raise FieldProblem("The metadata is nested too deeply.") from None
+        raise FieldProblem(exc.message) from None
     if not isinstance(value, dict):
         raise FieldProblem(
-            'The metadata must be a JSON object in braces, such as {"tier": "gold"}, '
-            f"not a {type(value).__name__}."
+            f"The metadata must be a JSON object in braces, such as {EXAMPLE_METADATA}, "
+            f"not {json_kind(value)}."
         )
-    if "\\u0000" in json.dumps(value):
-        raise FieldProblem("The metadata contains a NUL character (\\u0000), which cannot be kept.")
     return value
 
 

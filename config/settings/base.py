@@ -56,6 +56,8 @@ TENANT_LIMIT_SET_CALLS = True
 PARTNER_URL_PREFIX = "p"
 
 MIDDLEWARE = [
+    # Control characters in the path or query string: refused before anything reads them.
+    "apps.core.inputs.InputCharactersMiddleware",
     "apps.tenancy.middleware.PartnerRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

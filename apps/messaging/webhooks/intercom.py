@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
+from apps.core import jsonvalues
 from apps.customers.events import event_record
 from apps.customers.services import customer_find
 from apps.messaging.crypto import SecretsUnreadable, decrypt_secrets
@@ -60,9 +60,9 @@ def signature_valid(request: HttpRequest) -> bool:
 @signed_webhook(signature_valid, "Bad or missing X-Hub-Signature.")
 def intercom_webhook(request: HttpRequest) -> HttpResponse:
     try:
-        notification = json.loads(request.body)
-    except ValueError:
-        return HttpResponseBadRequest("The body is not JSON.")
+        notification = jsonvalues.loads(request.body, label="The body")
+    except jsonvalues.JsonValueError as exc:
+        return HttpResponseBadRequest(exc.message)
     if not isinstance(notification, dict):
         return HttpResponseBadRequest("The body is not a notification.")
     topic = str(notification.get("topic", ""))
