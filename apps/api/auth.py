@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -31,6 +31,7 @@ from apps.accounts.permissions import API_MERCHANT, API_PARTNER
 from apps.api.errors import ApiError, new_request_id
 from apps.core.db import tenant_connection
 from apps.core.sql import SEARCH_PATH_COLUMN, prepared_before_search_path, search_path_checked
+from apps.core.timeouts import RETRY_AFTER_SECONDS, is_statement_timeout
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor
 from apps.tenancy.models import Partner
@@ -224,6 +225,16 @@ def api_endpoint(capability: str, methods: tuple[str, ...]) -> Callable[[View], 
                     tenant_connection.set_schema_to_public()
             except ApiError as exc:
                 response = exc.response(request)
+            except OperationalError as exc:
+                if not is_statement_timeout(exc):
+                    raise
+                response = ApiError(
+                    503,
+                    "timeout",
+                    "The request took too long and was stopped. Retry it in a while; a list "
+                    "can be asked for in smaller pages.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                ).response(request)
             response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
             return response
 

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.timeouts.StatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,7 +106,21 @@ DATABASES = {
 }
 # Short set-based statements: PostgreSQL's JIT misjudges them (planner estimates in the millions
 # for a 10,000-row batch) and spends ~2 s compiling what runs in milliseconds (bench/fanout).
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+#
+# Time bounds: no statement of a web request or an API call runs past DB_STATEMENT_TIMEOUT_MS;
+# it is cancelled and answered with a clear 503 (apps/core/timeouts.py) instead of holding a
+# worker. Jobs and management commands (migrations, imports, fan-out) get the longer
+# DB_JOB_STATEMENT_TIMEOUT_MS. The web server's entry point (config/wsgi.py, gunicorn) marks its
+# process "web"; every other process is a job. Set on the connection, so it costs no round trip.
+PROCESS_KIND = env_str("PROCESS_KIND", "job")
+STATEMENT_TIMEOUT_MS = (
+    env_int("DB_STATEMENT_TIMEOUT_MS", 20_000)
+    if PROCESS_KIND == "web"
+    else env_int("DB_JOB_STATEMENT_TIMEOUT_MS", 3_600_000)
+)
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
