@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from apps.accounts import throttle
@@ -33,7 +32,7 @@ class ThrottledLoginForm(AuthenticationForm):
             raise forms.ValidationError(
                 self.error_messages["locked"],
                 code="locked",
-                params={"minutes": max(1, settings.LOGIN_THROTTLE_WINDOW // 60)},
+                params={"minutes": max(1, throttle.retry_after() // 60)},
             )
         try:
             cleaned = super().clean()

@@ -35,6 +35,11 @@ def record_failure(email: str, address: str) -> None:
             cache.set(key, 1, timeout=window)
 
 
+def retry_after() -> int:
+    """Seconds a locked-out sign-in should wait at most (the window a failure starts)."""
+    return int(settings.LOGIN_THROTTLE_WINDOW)
+
+
 def reset(email: str, address: str) -> None:
     cache.delete_many(_keys(email, address))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
 from apps.accounts import permissions as perms
+from apps.accounts import throttle
 from apps.accounts.forms import ThrottledLoginForm
 from apps.accounts.models import Membership
 from apps.accounts.services import landing_url_for
@@ -47,6 +49,15 @@ class LoginView(CapabilityMixin, auth_views.LoginView):
     form_class = ThrottledLoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_invalid(self, form: ThrottledLoginForm) -> HttpResponse:  # type: ignore[override]
+        """A locked-out sign-in is a 429 with Retry-After (the form says what to do), so
+        scripts and proxies see the throttle as what it is; a wrong password stays a 200."""
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "locked"):
+            response.status_code = 429
+            response["Retry-After"] = str(throttle.retry_after())
+        return response
 
 
 class LogoutView(CapabilityMixin, auth_views.LogoutView):

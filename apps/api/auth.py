@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -32,6 +32,7 @@ from apps.api.errors import ApiError
 from apps.core.db import tenant_connection
 from apps.core.errors import new_request_id
 from apps.core.sql import SEARCH_PATH_COLUMN, prepared_before_search_path, search_path_checked
+from apps.core.timeouts import RETRY_AFTER_SECONDS, is_statement_timeout
 from apps.redemptions.models import Channel, Merchant
 from apps.redemptions.services import Actor
 from apps.tenancy.models import Partner
@@ -225,6 +226,16 @@ def api_endpoint(capability: str, methods: tuple[str, ...]) -> Callable[[View], 
                     tenant_connection.set_schema_to_public()
             except ApiError as exc:
                 response = exc.response(request)
+            except OperationalError as exc:
+                if not is_statement_timeout(exc):
+                    raise
+                response = ApiError(
+                    503,
+                    "timeout",
+                    "The request took too long and was stopped. Retry it in a while; a list "
+                    "can be asked for in smaller pages.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                ).response(request)
             response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
             return response
 

@@ -1,13 +1,17 @@
 """CSV downloads: one writer for every export in the product.
 
 Rows are produced while the client reads them (a pool may hold a million codes), in the schema
-the view ran in.
+the view ran in. Every cell goes through `cell()`, which also defuses spreadsheet formulas
+(OWASP "CSV injection"): a customer name, a distribution name or a code a merchant typed is
+text someone else opens in Excel.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -23,10 +27,39 @@ class _Echo:
         return value
 
 
-def _cell(value: Any) -> Any:
+# A spreadsheet reads a cell starting with one of these as a formula (tab and carriage return
+# too: some programs strip them and then see the next character).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text that is only a signed number (an E.164 phone number, "-5") computes nothing but itself;
+# it stays as it is, so an exported phone number imports back unchanged.
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def cell(value: Any) -> Any:
+    """One value as a CSV cell. Text that a spreadsheet would run as a formula gets a leading
+    single quote (OWASP's advice), so it shows as typed and never runs. Numbers are left as
+    numbers: a negative amount is an int here, not text, and stays `-5`."""
+    if value is None:
+        return ""
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    return "" if value is None else value
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def csv_text(*, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A small CSV document as text (kept in a row, e.g. an import's error report), with the
+    same cells as the streamed downloads."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([cell(value) for value in header])
+    writer.writerows([cell(value) for value in row] for row in rows)
+    return out.getvalue()
 
 
 def streamed_csv(
@@ -41,10 +74,10 @@ def streamed_csv(
 
     def stream() -> Iterator[str]:
         writer = csv.writer(_Echo())
-        yield writer.writerow(list(header))
+        yield writer.writerow([cell(value) for value in header])
         with schema_context(schema):
             for row in rows():
-                yield writer.writerow([_cell(value) for value in row])
+                yield writer.writerow([cell(value) for value in row])
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -18,6 +18,7 @@ TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    503: "Service unavailable",
 }
 
 

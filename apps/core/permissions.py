@@ -6,7 +6,7 @@ the user's role in the current partner (ARCHITECTURE section 4):
 
 - not logged in: redirect to the login page;
 - logged in but not a member of the partner in the URL: 404, so the partner's existence is not
-  confirmed;
+  confirmed (refused before any view runs, by apps.accounts.middleware's partner gate);
 - logged in without the capability: 403.
 
 The permission-matrix test walks every URL pattern and fails on a view without a declaration.
@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -43,8 +43,6 @@ def check_capability(request: HttpRequest, name: str) -> HttpResponse | None:
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if getattr(request, "foreign_partner", False):
-        raise Http404("No such page.")
     if name == AUTHENTICATED:
         return None
     if not has_capability(request, name):

@@ -4,14 +4,13 @@ duplicates and conflicts, then updates and inserts customers with their events."
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
 
+from apps.core.csv import csv_text
 from apps.customers.fields import CHANNELS, CONSENT_COLUMNS, CONSENT_FIELDS, TEXT_FIELDS
 from apps.customers.models import Customer, Event
 
@@ -34,11 +33,8 @@ class Outcome:
         return self.total - self.failed_rows - self.created - self.updated
 
     def report_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["row", "column", "problem"])
-        writer.writerows(sorted(self.errors))
-        return out.getvalue()
+        # The column names and problems quote the uploaded file: the same cells as an export.
+        return csv_text(header=["row", "column", "problem"], rows=sorted(self.errors))
 
 
 # What a row of the file can set, besides consent (given or withdrawn per channel).

@@ -1,5 +1,10 @@
 """Subfolder tenant routing: /p/<slug>/... runs in that partner's schema, everything else in
-public. Must be the first middleware."""
+public. Must be the first middleware.
+
+It only routes: who may see the partner (and what a missing partner answers) is decided once the
+user is known, by apps.accounts.middleware.RoleMiddleware, so that "no such partner" and "not
+yours" cannot be told apart. A missing partner leaves the public URLs in place, which hold no
+partner page: without that gate it is still a 404."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import set_urlconf
 
 from apps.core.db import tenant_connection
@@ -25,10 +30,10 @@ class PartnerRoutingMiddleware:
         tenant_connection.set_schema_to_public()
         request.tenant = None  # type: ignore[attr-defined]
         match = PREFIX_RE.match(request.path_info)
-        if match:
-            partner = Partner.objects.ready().filter(slug=match.group(1)).first()
-            if partner is None:
-                raise Http404("No such partner.")
+        # The slug of a partner path, whether or not such a partner exists.
+        request.partner_slug = match.group(1) if match else None  # type: ignore[attr-defined]
+        partner = Partner.objects.ready().filter(slug=match.group(1)).first() if match else None
+        if partner is not None:
             partner.domain_subfolder = partner.slug
             request.tenant = partner  # type: ignore[attr-defined]
             tenant_connection.set_tenant(partner)

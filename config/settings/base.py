@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -60,15 +61,19 @@ MIDDLEWARE = [
     "apps.core.inputs.InputCharactersMiddleware",
     "apps.tenancy.middleware.PartnerRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The partner gate: before CommonMiddleware, whose APPEND_SLASH redirect would otherwise
+    # tell a stranger that a partner's page exists (see apps/accounts/middleware.py).
+    "apps.accounts.middleware.RoleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apps.accounts.middleware.RoleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.timeouts.StatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -103,7 +108,21 @@ DATABASES = {
 }
 # Short set-based statements: PostgreSQL's JIT misjudges them (planner estimates in the millions
 # for a 10,000-row batch) and spends ~2 s compiling what runs in milliseconds (bench/fanout).
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+#
+# Time bounds: no statement of a web request or an API call runs past DB_STATEMENT_TIMEOUT_MS;
+# it is cancelled and answered with a clear 503 (apps/core/timeouts.py) instead of holding a
+# worker. Jobs and management commands (migrations, imports, fan-out) get the longer
+# DB_JOB_STATEMENT_TIMEOUT_MS. The web server's entry point (config/wsgi.py, gunicorn) marks its
+# process "web"; every other process is a job. Set on the connection, so it costs no round trip.
+PROCESS_KIND = env_str("PROCESS_KIND", "job")
+STATEMENT_TIMEOUT_MS = (
+    env_int("DB_STATEMENT_TIMEOUT_MS", 20_000)
+    if PROCESS_KIND == "web"
+    else env_int("DB_JOB_STATEMENT_TIMEOUT_MS", 3_600_000)
+)
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c jit=off -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -149,6 +168,21 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): only our own, vendored files run or style a page; no
+# inline script or style, no eval (htmx's hx-on and its injected indicator style are off, see
+# templates/base.html), no plugins, no framing, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Chart.js and Quill draw some icons as data: URIs
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -30,7 +30,35 @@
     });
   }
 
-  function enhance(root) { armToasts(root); drawCharts(root); }
+  // Progress bars: <div class="progress-bar" data-progress="42"> (no style attribute: the CSP
+  // forbids inline styles, a width set from script is allowed).
+  function sizeProgress(root) {
+    root.querySelectorAll(".progress-bar[data-progress]").forEach(function (bar) {
+      bar.style.width = Math.max(0, Math.min(100, Number(bar.dataset.progress) || 0)) + "%";
+    });
+  }
+
+  // <select data-navigate>: choosing an option goes to the URL in its value (partner switcher).
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.matches && select.matches("select[data-navigate]") && select.value) {
+      window.location = select.value;
+    }
+  });
+
+  // <div data-swap-statuses="400 429">: htmx swaps these answers into it too (a form with field
+  // errors, a throttled request), which it skips by default.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var holder = event.target.closest && event.target.closest("[data-swap-statuses]");
+    if (!holder) { return; }
+    var statuses = holder.dataset.swapStatuses.split(/\s+/);
+    if (statuses.indexOf(String(event.detail.xhr.status)) !== -1) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  function enhance(root) { armToasts(root); drawCharts(root); sizeProgress(root); }
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enhance(event.target); });
 })();

@@ -45,9 +45,8 @@ def test_login_is_throttled_after_repeated_failures(client, partner_user_a, sett
         login(client, partner_user_a.email, "wrong")
     # when the right password arrives after the limit
     response = login(client, partner_user_a.email)
-    # then it is refused with a sentence saying what to do
-    assert response.status_code == 200
-    assert "Too many failed sign-in attempts" in response.content.decode()
+    # then it is refused as throttled (429, Retry-After) with a sentence saying what to do
+    assert_throttled(response, settings)
     assert "_auth_user_id" not in client.session
     cache.clear()
 
@@ -61,8 +60,14 @@ def test_throttle_also_counts_per_address(client, partner_user_a, merchant_a, se
     # when
     response = login(client, merchant_a.email)
     # then
-    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert_throttled(response, settings)
     cache.clear()
+
+
+def assert_throttled(response, settings) -> None:
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(settings.LOGIN_THROTTLE_WINDOW)
+    assert "Too many failed sign-in attempts. Wait" in response.content.decode()
 
 
 def test_password_reset_sends_a_working_link(client, partner_user_a):

@@ -50,11 +50,23 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A fresh browser page on the live server. A test fails when the browser reports a
+    Content-Security-Policy violation: something inline or from elsewhere the policy blocked."""
     context = browser.new_context(base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, "CSP violations in the browser console:\n" + "\n".join(violations)
 
 
 @pytest.fixture
