@@ -44,11 +44,7 @@ def read_json(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]
     try:
         data = jsonvalues.loads(raw, label="The request body")
     except jsonvalues.JsonValueError as exc:
-        if exc.syntax:
-            raise invalid_payload(
-                f"{exc.message[:-1]}; send a JSON object such as {EXAMPLE}."
-            ) from None
-        raise invalid_payload(exc.message) from None
+        raise invalid_payload(exc.explained(f"send a JSON object such as {EXAMPLE}")) from None
     if not isinstance(data, dict):
         raise invalid_payload(
             f"The request body must be a JSON object ({{...}}), not {json_kind(data)}."

@@ -40,6 +40,11 @@ class JsonValueError(DomainError):
         self.path = path
         self.syntax = syntax
 
+    def explained(self, what_to_send: str) -> str:
+        """The message for a person; a document that is not JSON at all also says what to
+        send instead (`what_to_send`, a sentence without its full stop)."""
+        return f"{self.message[:-1]}; {what_to_send}." if self.syntax else self.message
+
 
 class _Refused:
     """What the decoder's hooks put in place of a number that cannot be kept, so that the

@@ -140,11 +140,7 @@ def clean_metadata(value: str | dict | None) -> dict[str, Any]:
         else:
             jsonvalues.check(value, root="metadata", label="The metadata")
     except jsonvalues.JsonValueError as exc:
-        if exc.syntax:
-            raise FieldProblem(
-                f"{exc.message[:-1]}. Write an object such as {EXAMPLE_METADATA}."
-            ) from None
-        raise FieldProblem(exc.message) from None
+        raise FieldProblem(exc.explained(f"write an object such as {EXAMPLE_METADATA}")) from None
     if not isinstance(value, dict):
         raise FieldProblem(
             f"The metadata must be a JSON object in braces, such as {EXAMPLE_METADATA}, "
